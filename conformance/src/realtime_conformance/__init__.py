@@ -1,0 +1,1 @@
+"""realtime-conformance (work in progress)."""

@@ -1,0 +1,244 @@
+"""JSON over WebSocket, the way every WebSocket provider needs it.
+
+:class:`WebSocketTransport` opens the socket (TLS verified, with an optional private CA for emulators),
+maps handshake failures to typed errors (401/403 → :class:`AuthenticationError`, 429 →
+:class:`RateLimitedError`, refused/timeout → :class:`ConnectionFailedError`), and runs a receive loop in a
+task owned by the session in which:
+
+* a frame that is not a JSON object becomes a :class:`ProtocolError` error event, and the loop goes on;
+* an exception in the plugin's handler becomes an error event, and the loop goes on;
+* an unexpected close goes to :meth:`Realtime._connection_lost` with the error the plugin's ``classify``
+  function derived from the close code, so core decides whether to reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from .errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailedError,
+    ProtocolError,
+    ProviderError,
+    RateLimitedError,
+    RealtimeError,
+    redact,
+)
+
+if TYPE_CHECKING:
+    from .session import Realtime
+
+__all__ = ["CloseClassifier", "WebSocketTransport", "classify_close", "ssl_context", "tls_context_for"]
+
+log = logging.getLogger("realtime_core.transport")
+
+Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
+CloseClassifier = Callable[[int | None, str], RealtimeError]
+
+
+def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying client TLS context; ``ca_file`` adds a private CA (e.g. an emulator's) to trust."""
+    ctx = ssl.create_default_context()
+    if ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    return ctx
+
+
+def tls_context_for(url: str, ca_file: str | None) -> ssl.SSLContext | None:
+    """``None`` for plain ``ws://``/``http://`` URLs, a verifying context otherwise."""
+    if url.startswith(("wss://", "https://")):
+        return ssl_context(ca_file)
+    return None
+
+
+def classify_close(code: int | None, reason: str, *, provider: str | None = None) -> RealtimeError:
+    """A default mapping from WebSocket close codes to errors.
+
+    Going away, abnormal closure and server-side failures (1001, 1006, 1011-1014) are recoverable; policy
+    and protocol violations (1002, 1003, 1007, 1008, 1009, 1010) are not: reconnecting would fail again.
+    """
+    text = f"connection closed by the server (code {code}{': ' + reason if reason else ''})"
+    if code in (1002, 1003, 1007, 1009, 1010):
+        return ProtocolError(text, code=str(code), provider=provider, recoverable=False)
+    if code == 1008:
+        return ProviderError(text, code=str(code), provider=provider, recoverable=False)
+    return ConnectionFailedError(text, code=None if code is None else str(code), provider=provider)
+
+
+class WebSocketTransport:
+    """One WebSocket connection of a session.
+
+    :param session: the owning session (receives error events and connection-loss notices).
+    :param classify: turns a close code and reason into the error reported to core.
+    """
+
+    def __init__(self, session: Realtime, *, classify: CloseClassifier | None = None) -> None:
+        self.session = session
+        self.provider = session.provider_name
+        self._classify = classify or (lambda code, reason: classify_close(code, reason, provider=self.provider))
+        self.ws: ClientConnection | None = None
+        self.closing = False
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._receiver: asyncio.Task[None] | None = None
+
+    async def open(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        ca_file: str | None = None,
+        subprotocols: Sequence[str] | None = None,
+        open_timeout: float = 10.0,
+        max_size: int | None = None,
+    ) -> ClientConnection:
+        """Open the socket. Never logs ``headers`` (they hold the key).
+
+        :raises AuthenticationError: the server answered 401 or 403.
+        :raises RateLimitedError: the server answered 429.
+        :raises ConnectionFailedError: refused, unreachable, timed out, TLS failure or other handshake error.
+        """
+        if not url.startswith(("ws://", "wss://")):
+            raise ConfigurationError(f"WebSocket URL must start with ws:// or wss://, got {redact(url)!r}")
+        try:
+            ws = await websockets.connect(
+                url,
+                additional_headers=dict(headers or {}),
+                ssl=tls_context_for(url, ca_file),
+                subprotocols=[websockets.Subprotocol(p) for p in subprotocols] if subprotocols else None,
+                open_timeout=open_timeout,
+                max_size=max_size,
+                ping_interval=20,
+                ping_timeout=20,
+                close_timeout=2,
+                compression=None,  # audio is incompressible base64; deflate only costs CPU
+            )
+        except InvalidStatus as exc:
+            raise self._status_error(exc) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise ConnectionFailedError(
+                f"TLS certificate verification failed for {redact(url)}: {exc.verify_message}. "
+                "If this is a private server (an emulator), pass its CA with ca_file=...",
+                provider=self.provider,
+                recoverable=False,
+            ) from None
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            raise ConnectionFailedError(
+                f"could not open {redact(url)}: {type(exc).__name__}: {exc}", provider=self.provider
+            ) from None
+        self.ws = ws
+        return ws
+
+    def _status_error(self, exc: InvalidStatus) -> RealtimeError:
+        status = exc.response.status_code
+        body = bytes(exc.response.body or b"")[:300].decode("utf-8", "replace")
+        detail = f"HTTP {status} during the WebSocket handshake" + (f": {redact(body)}" if body else "")
+        if status in (401, 403):
+            return AuthenticationError(detail + "; check the API key", code=str(status), provider=self.provider)
+        if status == 429:
+            return RateLimitedError(detail, code="429", provider=self.provider)
+        if status in (400, 404):
+            return ConfigurationError(detail + "; check the URL and model", code=str(status), provider=self.provider)
+        return ConnectionFailedError(detail, code=str(status), provider=self.provider, recoverable=status >= 500)
+
+    # ------------------------------------------------------------------ sending
+    async def send_json(self, message: Mapping[str, Any]) -> None:
+        await self.send_text(json.dumps(message, separators=(",", ":")))
+
+    async def send_text(self, text: str) -> None:
+        ws = self.ws
+        if ws is None:
+            raise ConnectionFailedError("not connected", provider=self.provider)
+        try:
+            await ws.send(text)
+        except ConnectionClosed as exc:
+            raise ConnectionFailedError(
+                f"the connection closed while sending (code {exc.rcvd.code if exc.rcvd else None})",
+                provider=self.provider,
+            ) from None
+
+    # ------------------------------------------------------------------ receiving
+    def start(self, handler: Handler) -> asyncio.Task[None]:
+        """Run the receive loop in a session-owned task, calling ``handler`` with each JSON object."""
+        self._receiver = self.session._spawn(self._receive(handler), name=f"{self.provider}-receive")  # pyright: ignore[reportPrivateUsage]
+        return self._receiver
+
+    async def _receive(self, handler: Handler) -> None:
+        ws = self.ws
+        assert ws is not None
+        session = self.session
+        is_async = inspect.iscoroutinefunction(handler)
+        try:
+            async for raw in ws:
+                try:
+                    message = json.loads(raw)
+                except ValueError as exc:
+                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                        ProtocolError(f"malformed frame from the server ({len(raw)} bytes, not JSON): {exc}", provider=self.provider),
+                        context="receive",
+                    )
+                    continue
+                if not isinstance(message, dict):
+                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                        ProtocolError(f"malformed frame from the server: expected a JSON object, got {type(message).__name__}", provider=self.provider),
+                        context="receive",
+                    )
+                    continue
+                try:
+                    if is_async:
+                        await handler(message)  # type: ignore[misc]
+                    else:
+                        result = handler(message)
+                        if result is not None:
+                            await result
+                except RealtimeError as exc:
+                    session._emit_error_event(exc, context="receive")  # pyright: ignore[reportPrivateUsage]
+                except Exception as exc:
+                    log.exception("%s: error handling a server message", self.provider)
+                    kind = message.get("type") or next(iter(message), "?")
+                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                        ProtocolError(f"could not handle a {kind!r} message: {type(exc).__name__}: {exc}", provider=self.provider),
+                        context="receive",
+                    )
+        except ConnectionClosed:
+            pass
+        self.close_code = ws.close_code
+        self.close_reason = ws.close_reason or ""
+        if self.closing:
+            return
+        error = self._classify(self.close_code, self.close_reason)
+        session._connection_lost(error, reason=str(error.message))  # pyright: ignore[reportPrivateUsage]
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the socket without reporting a lost connection; idempotent."""
+        self.closing = True
+        ws = self.ws
+        if ws is not None:
+            try:
+                await ws.close(code, reason)
+            except Exception:  # already gone
+                log.debug("closing the websocket failed", exc_info=True)
+        receiver = self._receiver
+        if receiver is not None and not receiver.done() and receiver is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(receiver), 2.0)
+            except (TimeoutError, asyncio.CancelledError):
+                receiver.cancel()
+            except Exception:
+                pass
+
+    @property
+    def is_open(self) -> bool:
+        ws = self.ws
+        return ws is not None and ws.close_code is None and not self.closing

@@ -1,0 +1,1 @@
+"""realtime-core provider plugin for gemini (work in progress)."""

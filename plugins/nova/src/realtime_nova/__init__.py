@@ -1,0 +1,1 @@
+"""realtime-core provider plugin for nova (work in progress)."""

@@ -1,0 +1,1 @@
+"""realtime-core provider plugin for qwen (work in progress)."""
