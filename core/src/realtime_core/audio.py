@@ -1,3 +1,4 @@
+# pyright: reportPrivateUsage=false, reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false
 """PCM audio: :class:`PcmData`, a streaming :class:`Resampler`, and WAV input/output.
 
 Storage is a 1-D, C-contiguous ``int16`` numpy array of *interleaved* samples, so converting to bytes,
@@ -164,8 +165,8 @@ class PcmData:
         if flat.dtype.kind == "f":
             return cls.from_float32(flat, frame.sample_rate, channels)
         if flat.dtype == np.int32:
-            flat = (flat >> 16).astype(np.int16)
-        return cls(flat, frame.sample_rate, channels)
+            flat = (flat.astype(np.int32) >> 16).astype(np.int16)
+        return cls(flat.astype(np.int16, copy=False), frame.sample_rate, channels)
 
     @classmethod
     def concat(cls, chunks: Iterable[PcmData]) -> PcmData:

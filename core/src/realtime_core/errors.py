@@ -147,9 +147,6 @@ class UnsupportedCapability(RealtimeError, NotImplementedError):
     def __reduce__(self) -> tuple[object, ...]:
         return (type(self), (self.capability, self.message), {"provider": self.provider})
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-
 
 class SessionClosedError(RealtimeError):
     """The session is closed (or was never connected); create or connect a session first."""

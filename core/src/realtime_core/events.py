@@ -65,8 +65,8 @@ def _summarise_error(err: BaseException) -> dict[str, Any]:
     }
 
 
-AudioData = Annotated[PcmData, PlainSerializer(_summarise_audio, return_type=dict)]
-ErrorValue = Annotated[BaseException, PlainSerializer(_summarise_error, return_type=dict)]
+AudioData = Annotated[PcmData, PlainSerializer(_summarise_audio, return_type=dict[str, Any])]
+ErrorValue = Annotated[BaseException, PlainSerializer(_summarise_error, return_type=dict[str, Any])]
 TranscriptMode = Literal["delta", "final"]
 
 
@@ -97,7 +97,7 @@ class RealtimeEvent(BaseModel):
 class RealtimeConnectedEvent(RealtimeEvent):
     """The session is ready: audio can flow. Emitted exactly once per ``connect()``, first of all."""
 
-    type: Literal["realtime.connected"] = "realtime.connected"
+    type: str = "realtime.connected"
     session_config: dict[str, Any] = Field(default_factory=dict)
     capabilities: Capabilities = Field(default_factory=Capabilities)
 
@@ -106,7 +106,7 @@ class RealtimeDisconnectedEvent(RealtimeEvent):
     """The connection ended. ``was_clean`` is True only for ``close()``; ``will_reconnect`` says whether
     core is about to reconnect (a :class:`RealtimeReconnectedEvent` or a final error follows)."""
 
-    type: Literal["realtime.disconnected"] = "realtime.disconnected"
+    type: str = "realtime.disconnected"
     reason: str = ""
     was_clean: bool = True
     will_reconnect: bool = False
@@ -121,7 +121,7 @@ class RealtimeReconnectedEvent(RealtimeEvent):
     ``lost_audio_ms`` is audio that did not fit the buffer and was not sent.
     """
 
-    type: Literal["realtime.reconnected"] = "realtime.reconnected"
+    type: str = "realtime.reconnected"
     reason: str = ""
     attempts: int = 1
     planned: bool = False
@@ -133,7 +133,7 @@ class RealtimeReconnectedEvent(RealtimeEvent):
 class RealtimeAudioInputEvent(RealtimeEvent):
     """Audio the app sent, as received by the session (before resampling)."""
 
-    type: Literal["realtime.audio_input"] = "realtime.audio_input"
+    type: str = "realtime.audio_input"
     audio_data: AudioData
 
 
@@ -141,7 +141,7 @@ class RealtimeAudioOutputEvent(RealtimeEvent):
     """A chunk of the agent's speech, mono int16 at ``capabilities.output_sample_rate``."""
 
     is_output: ClassVar[bool] = True
-    type: Literal["realtime.audio_output"] = "realtime.audio_output"
+    type: str = "realtime.audio_output"
     audio_data: AudioData
     response_id: str = ""
 
@@ -149,7 +149,7 @@ class RealtimeAudioOutputEvent(RealtimeEvent):
 class RealtimeAudioOutputDoneEvent(RealtimeEvent):
     """No more audio for ``response_id``: exactly one per response, after its last chunk."""
 
-    type: Literal["realtime.audio_output_done"] = "realtime.audio_output_done"
+    type: str = "realtime.audio_output_done"
     response_id: str = ""
     interrupted: bool = False
 
@@ -158,7 +158,7 @@ class RealtimeResponseEvent(RealtimeEvent):
     """Text of a response: deltas (``is_complete=False``) then one event with the full text."""
 
     is_output: ClassVar[bool] = True
-    type: Literal["realtime.response"] = "realtime.response"
+    type: str = "realtime.response"
     text: str = ""
     response_id: str = ""
     is_complete: bool = False
@@ -168,7 +168,7 @@ class RealtimeResponseEvent(RealtimeEvent):
 class RealtimeUserSpeechTranscriptionEvent(RealtimeEvent):
     """Transcript of the user's speech. ``mode="delta"`` pieces, then one ``"final"`` with the full text."""
 
-    type: Literal["realtime.user_transcription"] = "realtime.user_transcription"
+    type: str = "realtime.user_transcription"
     text: str = ""
     original: Any = None
     mode: TranscriptMode = "final"
@@ -179,7 +179,7 @@ class RealtimeAgentSpeechTranscriptionEvent(RealtimeEvent):
     """Transcript of the agent's speech. Deltas concatenate to the final event's text."""
 
     is_output: ClassVar[bool] = True
-    type: Literal["realtime.agent_transcription"] = "realtime.agent_transcription"
+    type: str = "realtime.agent_transcription"
     text: str = ""
     original: Any = None
     mode: TranscriptMode = "final"
@@ -190,7 +190,7 @@ class UserTranscriptEvent(RealtimeEvent):
     """A user transcript in the shape speech-to-text pipelines use; fires with every realtime user
     transcript so apps written against STT events keep working."""
 
-    type: Literal["realtime.user_transcript"] = "realtime.user_transcript"
+    type: str = "realtime.user_transcript"
     text: str = ""
     is_final: bool = True
     item_id: str | None = None
@@ -200,7 +200,7 @@ class RealtimeErrorEvent(RealtimeEvent):
     """Something went wrong but the session lives on (or is reconnecting). ``error`` is a
     :class:`~realtime_core.errors.RealtimeError`; ``context`` says where it happened."""
 
-    type: Literal["realtime.error"] = "realtime.error"
+    type: str = "realtime.error"
     error: ErrorValue
     context: str = ""
 
@@ -216,7 +216,7 @@ class RealtimeErrorEvent(RealtimeEvent):
 class RealtimeUserSpeechStartedEvent(RealtimeEvent):
     """Voice activity detection heard the user start speaking."""
 
-    type: Literal["realtime.user_speech_started"] = "realtime.user_speech_started"
+    type: str = "realtime.user_speech_started"
     item_id: str | None = None
     audio_start_ms: float | None = None
 
@@ -224,7 +224,7 @@ class RealtimeUserSpeechStartedEvent(RealtimeEvent):
 class RealtimeUserSpeechStoppedEvent(RealtimeEvent):
     """The user stopped speaking (end of turn as the provider sees it)."""
 
-    type: Literal["realtime.user_speech_stopped"] = "realtime.user_speech_stopped"
+    type: str = "realtime.user_speech_stopped"
     item_id: str | None = None
     audio_end_ms: float | None = None
 
@@ -233,14 +233,14 @@ class RealtimeAgentSpeechStartedEvent(RealtimeEvent):
     """The first audio of ``response_id`` arrived."""
 
     is_output: ClassVar[bool] = True
-    type: Literal["realtime.agent_speech_started"] = "realtime.agent_speech_started"
+    type: str = "realtime.agent_speech_started"
     response_id: str = ""
 
 
 class RealtimeAgentSpeechStoppedEvent(RealtimeEvent):
     """The agent finished (or was cut off: ``interrupted=True``) speaking ``response_id``."""
 
-    type: Literal["realtime.agent_speech_stopped"] = "realtime.agent_speech_stopped"
+    type: str = "realtime.agent_speech_stopped"
     response_id: str = ""
     interrupted: bool = False
 
@@ -252,7 +252,7 @@ class RealtimeInterruptedEvent(RealtimeEvent):
     ``heard_ms`` is how much of ``response_id`` counts as heard (never more than was received).
     """
 
-    type: Literal["realtime.interrupted"] = "realtime.interrupted"
+    type: str = "realtime.interrupted"
     source: Literal["local", "server"] = "local"
     response_id: str | None = None
     heard_ms: float | None = None
@@ -261,7 +261,7 @@ class RealtimeInterruptedEvent(RealtimeEvent):
 class RealtimeToolCallStartedEvent(RealtimeEvent):
     """A tool call is about to run."""
 
-    type: Literal["realtime.tool_call_started"] = "realtime.tool_call_started"
+    type: str = "realtime.tool_call_started"
     call_id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -271,7 +271,7 @@ class RealtimeToolCallStartedEvent(RealtimeEvent):
 class RealtimeToolCallFinishedEvent(RealtimeEvent):
     """A tool call ended; ``error`` is set if it raised, timed out or was unknown."""
 
-    type: Literal["realtime.tool_call_finished"] = "realtime.tool_call_finished"
+    type: str = "realtime.tool_call_finished"
     call_id: str
     name: str
     result: Any = None
@@ -285,7 +285,7 @@ class RealtimeToolCallFinishedEvent(RealtimeEvent):
 class RealtimeUsageEvent(RealtimeEvent):
     """Token usage reported by the provider, split by modality where the provider says."""
 
-    type: Literal["realtime.usage"] = "realtime.usage"
+    type: str = "realtime.usage"
     response_id: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -306,7 +306,7 @@ class RealtimeMetricsEvent(RealtimeEvent):
     text input) to the first audio chunk; ``None`` if no such start point was seen.
     """
 
-    type: Literal["realtime.metrics"] = "realtime.metrics"
+    type: str = "realtime.metrics"
     response_id: str | None = None
     time_to_first_audio_ms: float | None = None
     audio_output_ms: float = 0.0
@@ -324,8 +324,8 @@ class RateLimit(BaseModel):
 class RealtimeRateLimitsEvent(RealtimeEvent):
     """The provider's current rate limits."""
 
-    type: Literal["realtime.rate_limits"] = "realtime.rate_limits"
-    limits: list[RateLimit] = Field(default_factory=list)
+    type: str = "realtime.rate_limits"
+    limits: list[RateLimit] = Field(default_factory=list[RateLimit])
 
 
 EVENT_TYPES: tuple[type[RealtimeEvent], ...] = (

@@ -14,7 +14,7 @@ import importlib.metadata
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -281,7 +281,7 @@ def load(name: str, **options: Any) -> Realtime:
 
 
 @contextlib.asynccontextmanager
-async def connect(name: str, **options: Any) -> AsyncIterator[Realtime]:
+async def connect(name: str, **options: Any) -> AsyncGenerator[Realtime]:
     """Connect a session of provider ``name`` and close it on exit::
 
         async with realtime_core.connect("gemini", instructions="Be brief.") as session:

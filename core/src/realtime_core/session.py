@@ -1,3 +1,4 @@
+# pyright: reportPrivateUsage=false
 """The :class:`Realtime` base class every provider session extends.
 
 A provider plugin implements the abstract methods with the seeds' names (``connect``,
@@ -232,7 +233,7 @@ class Realtime(abc.ABC):
         tool_timeout: float = 30.0,
         event_buffer: int = 1000,
     ) -> None:
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or fps <= 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise ConfigurationError(f"fps must be a positive number, got {fps!r}")
         if connect_timeout <= 0 or tool_timeout <= 0 or close_timeout <= 0:
             raise ConfigurationError("timeouts must be positive")
@@ -1241,7 +1242,7 @@ class Realtime(abc.ABC):
     async def _core_audio(
         self, impl: Callable[..., Awaitable[None]], pcm: PcmData, participant: Any = None
     ) -> None:
-        if not isinstance(pcm, PcmData):
+        if not isinstance(pcm, PcmData):  # pyright: ignore[reportUnnecessaryIsInstance]  # apps pass anything
             raise InvalidAudioError(
                 f"simple_audio_response takes PcmData, got {type(pcm).__name__}; wrap raw bytes with "
                 "PcmData.from_bytes(data, sample_rate)"
@@ -1376,8 +1377,6 @@ Realtime._WRAPPED = {
 
 # The base class's own defaults get the same guards (e.g. simple_response raising UnsupportedCapability
 # only after the capability check, which gives the same error either way).
-for _name, _core in Realtime._WRAPPED.items():
-    if _name not in ("connect", "simple_audio_response", "close"):
-        setattr(Realtime, _name, _wrap(_name, _core)(Realtime.__dict__[_name]))
-del _name, _core
+for _name in ("simple_response", "say", "begin_user_turn", "end_user_turn"):
+    setattr(Realtime, _name, _wrap(_name, Realtime._WRAPPED[_name])(Realtime.__dict__[_name]))
 

@@ -41,11 +41,11 @@ class FakeProviderLog:
     """What the fake provider received, for assertions."""
 
     audio_ms: float = 0.0
-    texts: list[str] = field(default_factory=list)
-    said: list[str] = field(default_factory=list)
-    tool_results: list[list[ToolResult]] = field(default_factory=list)
-    frames: list[VideoFrameJpeg] = field(default_factory=list)
-    interrupts: list[InterruptInfo] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list[str])
+    said: list[str] = field(default_factory=list[str])
+    tool_results: list[list[ToolResult]] = field(default_factory=list[list[ToolResult]])
+    frames: list[VideoFrameJpeg] = field(default_factory=list[VideoFrameJpeg])
+    interrupts: list[InterruptInfo] = field(default_factory=list[InterruptInfo])
     connections: int = 0
 
 

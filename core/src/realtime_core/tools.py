@@ -36,7 +36,7 @@ class ToolCall:
 
     call_id: str
     name: str
-    arguments: Mapping[str, Any] | str = field(default_factory=dict)
+    arguments: Mapping[str, Any] | str = field(default_factory=dict[str, Any])
     response_id: str | None = None
 
     def parsed_arguments(self) -> dict[str, Any]:
@@ -124,9 +124,8 @@ class Tool:
         summary, param_docs = _doc_parts(func)
         self.description = description if description is not None else summary
         self.timeout = timeout
-        self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, "__call__", None)
-        )
+        # async callables include objects whose __call__ is a coroutine function
+        self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
         self._args_model = self._build_model(func, param_docs)
         schema = self._args_model.model_json_schema()
         schema.pop("title", None)

@@ -19,7 +19,7 @@ import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -86,12 +86,15 @@ class WebSocketTransport:
     def __init__(self, session: Realtime, *, classify: CloseClassifier | None = None) -> None:
         self.session = session
         self.provider = session.provider_name
-        self._classify = classify or (lambda code, reason: classify_close(code, reason, provider=self.provider))
+        self._classify: CloseClassifier = classify or self._default_classify
         self.ws: ClientConnection | None = None
         self.closing = False
         self.close_code: int | None = None
         self.close_reason = ""
         self._receiver: asyncio.Task[None] | None = None
+
+    def _default_classify(self, code: int | None, reason: str) -> RealtimeError:
+        return classify_close(code, reason, provider=self.provider)
 
     async def open(
         self,
@@ -182,19 +185,20 @@ class WebSocketTransport:
         try:
             async for raw in ws:
                 try:
-                    message = json.loads(raw)
+                    decoded: Any = json.loads(raw)
                 except ValueError as exc:
                     session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
                         ProtocolError(f"malformed frame from the server ({len(raw)} bytes, not JSON): {exc}", provider=self.provider),
                         context="receive",
                     )
                     continue
-                if not isinstance(message, dict):
+                if not isinstance(decoded, dict):
                     session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
-                        ProtocolError(f"malformed frame from the server: expected a JSON object, got {type(message).__name__}", provider=self.provider),
+                        ProtocolError(f"malformed frame from the server: expected a JSON object, got {type(decoded).__name__}", provider=self.provider),
                         context="receive",
                     )
                     continue
+                message = cast(dict[str, Any], decoded)
                 try:
                     if is_async:
                         await handler(message)  # type: ignore[misc]
@@ -235,8 +239,8 @@ class WebSocketTransport:
                 await asyncio.wait_for(asyncio.shield(receiver), 2.0)
             except (TimeoutError, asyncio.CancelledError):
                 receiver.cancel()
-            except Exception:
-                pass
+            except Exception:  # the loop already reported whatever ended it
+                log.debug("receive loop ended with an error", exc_info=True)
 
     @property
     def is_open(self) -> bool:

@@ -1,3 +1,4 @@
+# pyright: reportUnknownMemberType=false, reportUnknownArgumentType=false, reportUnknownVariableType=false, reportUnknownParameterType=false
 """Video input helpers: sample a track at a fixed rate and turn frames into size-limited JPEG.
 
 :class:`VideoSampler` reads an aiortc ``MediaStreamTrack`` (anything with ``async recv()`` returning

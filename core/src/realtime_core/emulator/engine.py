@@ -44,7 +44,7 @@ class PlannedReply:
     chunk_ms: float
     chunk_interval_ms: float
     first_chunk_delay_ms: float
-    tool_calls: list[PlannedToolCall] = field(default_factory=list)
+    tool_calls: list[PlannedToolCall] = field(default_factory=list[PlannedToolCall])
 
     def audio_chunks(self) -> Iterator[PcmData]:
         if self.audio is None or not self.audio:
@@ -145,9 +145,8 @@ class ScenarioPlayer:
             return False
         if trigger == "speech" and speech_ms < turn.min_speech_ms:
             return False
-        if trigger == "text" and turn.text_contains and turn.text_contains.lower() not in (text or "").lower():
-            return False
-        return True
+        needle = turn.text_contains
+        return not (trigger == "text" and needle and needle.lower() not in (text or "").lower())
 
     def render(self, reply: Reply, *, speech: PcmData | None = None) -> PlannedReply:
         text = reply.text or ""

@@ -45,57 +45,57 @@ class ToolCallSpec(_Model):
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
-    call_id: str | None = Field(None, description="Fixed call id; generated when omitted.")
+    call_id: str | None = Field(default=None, description="Fixed call id; generated when omitted.")
 
 
 class Reply(_Model):
     """What the fake model answers in one response."""
 
-    text: str | None = Field(
+    text: str | None = Field(default=
         None, description="Agent transcript (audio replies) or response text (text replies). None: derived."
     )
-    audio: Literal["tone", "echo", "silence", "none"] = Field(
+    audio: Literal["tone", "echo", "silence", "none"] = Field(default=
         "tone", description="tone: a sine; echo: the user's own speech; silence; none: no audio at all."
     )
-    audio_ms: float | None = Field(None, ge=0, description="Audio length; default from the text (or the echo).")
-    chunk_ms: float = Field(100, gt=0, description="Audio per delta message.")
-    chunk_interval_ms: float = Field(0, ge=0, description="Pause between deltas (0: as fast as possible).")
-    first_chunk_delay_ms: float = Field(0, ge=0, description="Pause before the first delta (latency).")
-    tool_calls: list[ToolCallSpec] = Field(default_factory=list)
+    audio_ms: float | None = Field(default=None, ge=0, description="Audio length; default from the text (or the echo).")
+    chunk_ms: float = Field(default=100, gt=0, description="Audio per delta message.")
+    chunk_interval_ms: float = Field(default=0, ge=0, description="Pause between deltas (0: as fast as possible).")
+    first_chunk_delay_ms: float = Field(default=0, ge=0, description="Pause before the first delta (latency).")
+    tool_calls: list[ToolCallSpec] = Field(default_factory=list[ToolCallSpec])
 
 
 class Turn(_Model):
     """One exchange: a trigger and the reply."""
 
-    on: Literal["speech", "text", "any"] = Field("any", description="What starts the turn.")
-    min_speech_ms: float = Field(0, ge=0, description="Speech shorter than this does not start the turn.")
-    text_contains: str | None = Field(None, description="For text triggers: required substring (case-insensitive).")
-    user_transcript: str | None = Field(None, description="What the emulator 'heard'; default describes the input.")
+    on: Literal["speech", "text", "any"] = Field(default="any", description="What starts the turn.")
+    min_speech_ms: float = Field(default=0, ge=0, description="Speech shorter than this does not start the turn.")
+    text_contains: str | None = Field(default=None, description="For text triggers: required substring (case-insensitive).")
+    user_transcript: str | None = Field(default=None, description="What the emulator 'heard'; default describes the input.")
     reply: Reply = Field(default_factory=Reply)
-    after_tools: Reply | None = Field(None, description="Reply once the client has sent the tool results.")
+    after_tools: Reply | None = Field(default=None, description="Reply once the client has sent the tool results.")
 
 
 class Fault(_Model):
     """A failure to inject. Trigger with ``after_messages``, ``at_turn`` (+ ``phase``) or ``after_ms``."""
 
     kind: Literal["close", "error", "malformed", "delay", "expire", "go_away"]
-    after_messages: int | None = Field(None, ge=1, description="When the k-th client message arrives.")
-    at_turn: int | None = Field(None, ge=0, description="During turn n (0-based).")
+    after_messages: int | None = Field(default=None, ge=1, description="When the k-th client message arrives.")
+    at_turn: int | None = Field(default=None, ge=0, description="During turn n (0-based).")
     phase: Literal["before_reply", "mid_reply", "after_reply"] = "before_reply"
-    after_ms: float | None = Field(None, ge=0, description="This long after the connection opened.")
-    code: int | str | None = Field(None, description="Close code (close) or error code (error).")
+    after_ms: float | None = Field(default=None, ge=0, description="This long after the connection opened.")
+    code: int | str | None = Field(default=None, description="Close code (close) or error code (error).")
     message: str | None = None
-    delay_ms: float = Field(0, ge=0, description="For kind=delay: how long to stall.")
-    once: bool = Field(True, description="Fire once per emulator (not per connection).")
+    delay_ms: float = Field(default=0, ge=0, description="For kind=delay: how long to stall.")
+    once: bool = Field(default=True, description="Fire once per emulator (not per connection).")
 
 
 class VadSettings(_Model):
     """The emulator's energy-based voice activity detector."""
 
-    threshold: float = Field(0.02, gt=0, lt=1, description="RMS level (0-1) that counts as speech.")
-    silence_ms: float = Field(500, gt=0, description="Quiet needed to end a turn (providers may override).")
-    prefix_ms: float = Field(300, ge=0, description="Audio kept before the detected start.")
-    min_speech_ms: float = Field(100, ge=0, description="Shorter bursts are ignored.")
+    threshold: float = Field(default=0.02, gt=0, lt=1, description="RMS level (0-1) that counts as speech.")
+    silence_ms: float = Field(default=500, gt=0, description="Quiet needed to end a turn (providers may override).")
+    prefix_ms: float = Field(default=300, ge=0, description="Audio kept before the detected start.")
+    min_speech_ms: float = Field(default=100, ge=0, description="Shorter bursts are ignored.")
 
 
 class Scenario(_Model):
@@ -104,9 +104,9 @@ class Scenario(_Model):
 
     name: str = "echo"
     description: str = ""
-    turns: list[Turn] = Field(default_factory=list)
-    faults: list[Fault] = Field(default_factory=list)
-    when_exhausted: Literal["echo", "repeat_last", "silent"] = Field(
+    turns: list[Turn] = Field(default_factory=list[Turn])
+    faults: list[Fault] = Field(default_factory=list[Fault])
+    when_exhausted: Literal["echo", "repeat_last", "silent"] = Field(default=
         "echo", description="Behaviour once every turn was played."
     )
     vad: VadSettings = Field(default_factory=VadSettings)

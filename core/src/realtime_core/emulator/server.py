@@ -195,7 +195,7 @@ class EmulatorServer(abc.ABC):
         return Fact(name, last.payload, last.connection, last.at)
 
     def _check_waiters(self) -> None:
-        pending = []
+        pending: list[tuple[Callable[[ReceivedMessage], bool], int, asyncio.Future[list[ReceivedMessage]]]] = []
         for pred, count, fut in self._waiters:
             if fut.done():
                 continue

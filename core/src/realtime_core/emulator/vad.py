@@ -106,14 +106,13 @@ class EnergyVad:
                 else:
                     self._loud_run_ms = 0.0
                     self._trim_history(keep_ms=self.prefix_ms + self.min_speech_ms)
+            elif loud:
+                self._quiet_ms = 0.0
+                self._last_loud_end_ms = frame_end
             else:
-                if loud:
-                    self._quiet_ms = 0.0
-                    self._last_loud_end_ms = frame_end
-                else:
-                    self._quiet_ms += self.FRAME_MS
-                    if self._quiet_ms >= self.silence_ms:
-                        events.append(self._stop(frame_end))
+                self._quiet_ms += self.FRAME_MS
+                if self._quiet_ms >= self.silence_ms:
+                    events.append(self._stop(frame_end))
             self.clock_ms = frame_end
         return events
 
