@@ -1,1 +1,58 @@
-"""realtime-conformance (work in progress)."""
+"""realtime-conformance: prove a realtime-core provider plugin right.
+
+In a plugin's test suite::
+
+    from realtime_conformance import ConformanceSuite, ProviderFixtures
+
+    class TestAcme(ConformanceSuite, ProviderFixtures):
+        provider = "acme"
+
+From the command line: ``realtime-conformance acme [--live] [--report r.json] [--markdown r.md]``.
+"""
+
+from .clauses import CLAUSES, ClauseInfo, clause
+from .fixtures import HarnessFactory, ProviderFixtures
+from .harness import Harness
+from .report import ClauseResult, Report, load_reports, markdown_matrix
+from .requirements import Requirements
+from .suite import (
+    AudioTests,
+    CapabilityTests,
+    ConformanceSuite,
+    ErrorTests,
+    InputTests,
+    InterruptionTests,
+    LifecycleTests,
+    ObserverTests,
+    PatternTrack,
+    ToolTests,
+    TranscriptTests,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CLAUSES",
+    "AudioTests",
+    "CapabilityTests",
+    "ClauseInfo",
+    "ClauseResult",
+    "ConformanceSuite",
+    "ErrorTests",
+    "Harness",
+    "HarnessFactory",
+    "InputTests",
+    "InterruptionTests",
+    "LifecycleTests",
+    "ObserverTests",
+    "PatternTrack",
+    "ProviderFixtures",
+    "Report",
+    "Requirements",
+    "ToolTests",
+    "TranscriptTests",
+    "__version__",
+    "clause",
+    "load_reports",
+    "markdown_matrix",
+]

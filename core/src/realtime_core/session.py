@@ -1273,7 +1273,15 @@ class Realtime(abc.ABC):
         if state is SessionState.RECONNECTING:
             self._gap.add(pcm, participant)
             return
-        await impl(self, pcm, participant)
+        try:
+            await impl(self, pcm, participant)
+        except ConnectionFailedError as exc:
+            # the socket died under us before the receive loop noticed: same as a lost connection,
+            # and this chunk goes into the gap buffer instead of being lost
+            self._connection_lost(exc)
+            if self._state is not SessionState.RECONNECTING:
+                raise
+            self._gap.add(pcm, participant)
 
     async def _core_text(self, impl: Callable[..., Awaitable[None]], text: str, *args: Any, **kwargs: Any) -> None:
         self._require("text_input", "simple_response(text)")
@@ -1284,7 +1292,7 @@ class Realtime(abc.ABC):
             text = replaced
         self._add_history(HistoryItem("user", text))
         self._mark_turn_end()
-        await impl(self, text, *args, **kwargs)
+        await self._send_or_retry("send text", impl, text, *args, **kwargs)
 
     async def _core_say(self, impl: Callable[..., Awaitable[None]], text: str, *args: Any, **kwargs: Any) -> None:
         self._require("say", "say(text)")
@@ -1294,7 +1302,7 @@ class Realtime(abc.ABC):
         if replaced is not None:
             text = replaced
         self._mark_turn_end()
-        await impl(self, text, *args, **kwargs)
+        await self._send_or_retry("say text", impl, text, *args, **kwargs)
 
     async def _core_begin_turn(self, impl: Callable[..., Awaitable[None]]) -> None:
         self._require("manual_turns", "begin_user_turn()")
@@ -1306,6 +1314,17 @@ class Realtime(abc.ABC):
         await self._wait_connected("end a user turn")
         self._mark_turn_end()
         await impl(self)
+
+    async def _send_or_retry(self, operation: str, impl: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any) -> None:
+        """Run a send; if the connection turns out to be dead, let core reconnect and try once more."""
+        try:
+            await impl(self, *args, **kwargs)
+        except ConnectionFailedError as exc:
+            self._connection_lost(exc)
+            if self._state is not SessionState.RECONNECTING:
+                raise
+            await self._wait_connected(operation)
+            await impl(self, *args, **kwargs)
 
     def _check_text(self, text: object) -> str:
         if not isinstance(text, str):

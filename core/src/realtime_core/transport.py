@@ -19,7 +19,7 @@ import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -44,6 +44,7 @@ __all__ = ["CloseClassifier", "WebSocketTransport", "classify_close", "ssl_conte
 log = logging.getLogger("realtime_core.transport")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
+_T = TypeVar("_T")
 CloseClassifier = Callable[[int | None, str], RealtimeError]
 
 
@@ -223,6 +224,21 @@ class WebSocketTransport:
             return
         error = self._classify(self.close_code, self.close_reason)
         session._connection_lost(error, reason=str(error.message))  # pyright: ignore[reportPrivateUsage]
+
+    async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` (e.g. a "setup complete" future) unless the connection ends first.
+
+        :raises RealtimeError: the close classified by ``classify`` if the socket closes before it completes.
+        """
+        fut = asyncio.ensure_future(awaitable)
+        receiver = self._receiver
+        if receiver is None:
+            return await fut
+        done, _ = await asyncio.wait({fut, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        if fut in done:
+            return fut.result()
+        fut.cancel()
+        raise self._classify(self.close_code, self.close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the socket without reporting a lost connection; idempotent."""

@@ -99,8 +99,8 @@ class EmulatorServer(abc.ABC):
         self.port = port
         self.received: deque[ReceivedMessage] = deque(maxlen=log_limit)
         self.facts: list[Fact] = []
-        self.audio_received_ms = 0.0
-        """Milliseconds of user audio received over all connections."""
+        self._audio_ms = 0.0
+        self._audio_waiters: list[tuple[float, asyncio.Future[None]]] = []
         self.connections = 0
         self._ca: TestCertificateAuthority | None = shared_test_ca() if tls else None
         self._waiters: list[tuple[Callable[[ReceivedMessage], bool], int, asyncio.Future[list[ReceivedMessage]]]] = []
@@ -174,6 +174,34 @@ class EmulatorServer(abc.ABC):
         self.received.append(ReceivedMessage(kind, payload, connection, time.monotonic()))
         if self._waiters:
             self._check_waiters()
+
+    @property
+    def audio_received_ms(self) -> float:
+        """Milliseconds of user audio received over all connections (emulators add to it)."""
+        return self._audio_ms
+
+    @audio_received_ms.setter
+    def audio_received_ms(self, value: float) -> None:
+        self._audio_ms = value
+        if self._audio_waiters:
+            still: list[tuple[float, asyncio.Future[None]]] = []
+            for target, fut in self._audio_waiters:
+                if fut.done():
+                    continue
+                if value >= target:
+                    fut.set_result(None)
+                else:
+                    still.append((target, fut))
+            self._audio_waiters = still
+
+    async def wait_audio(self, total_ms: float, *, timeout: float = 10.0) -> None:
+        """Wait until at least ``total_ms`` of audio has been received in all; raises TimeoutError."""
+        if self._audio_ms >= total_ms:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._audio_waiters.append((total_ms, fut))
+        async with asyncio.timeout(timeout):
+            await fut
 
     def note(self, name: str, connection: int, **data: Any) -> None:
         """Record a protocol-neutral fact (see :data:`FACTS`)."""
