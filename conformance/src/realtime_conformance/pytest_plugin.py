@@ -14,6 +14,7 @@ Works with pytest-xdist: outcomes travel in ``user_properties`` and are aggregat
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Generator
 from pathlib import Path
@@ -51,13 +52,12 @@ def _describe(item: pytest.Item) -> dict[str, Any] | None:
     info: dict[str, Any] = {"clause": marker.args[0], "provider": instance.provider}
     info["label"] = instance.label or instance.provider
     info["mode"] = "live" if instance.live_mode else "offline"
-    try:
+    # a provider that cannot even be built is reported by the tests themselves
+    with contextlib.suppress(BaseException):
         spec = instance.spec()
         info["distribution"], info["version"] = spec.distribution, spec.version
         info["model"] = instance.session_options.get("model") or spec.default_model
         info["capabilities"] = instance.requirements.capabilities.model_dump(mode="json")
-    except BaseException:  # a provider that cannot even be built is reported by the tests themselves
-        pass
     return info
 
 
@@ -88,7 +88,7 @@ def _outcome(report: pytest.TestReport) -> tuple[Outcome, str]:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    found = [json.loads(v) for k, v in report.user_properties if k == "realtime_conformance"]
+    found = [json.loads(str(v)) for k, v in report.user_properties if k == "realtime_conformance"]
     if not found:
         return
     info = found[-1]

@@ -62,8 +62,7 @@ def load_reports(paths: list[str | Path]) -> list[Report]:
     reports: list[Report] = []
     for path in paths:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        for item in data["reports"] if "reports" in data else [data]:
-            reports.append(Report.from_json(item))
+        reports.extend(Report.from_json(item) for item in data.get("reports", [data]))
     return reports
 
 

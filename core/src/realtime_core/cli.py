@@ -152,6 +152,7 @@ async def _cmd_demo(args: argparse.Namespace) -> int:
         output_path=args.output,
         scenario=scenario,
         realtime_pace=not args.fast,
+        out=sys.stdout,
     )
     return 0 if result.reply is not None else 1
 

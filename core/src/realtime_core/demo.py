@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -119,11 +118,14 @@ async def run_demo(
     input_path: str | Path | None = None,
     output_path: str | Path | None = None,
     scenario: Scenario | None = None,
-    out: TextIO | None = sys.stdout,
+    out: TextIO | None = None,
     realtime_pace: bool = True,
     session_options: dict[str, Any] | None = None,
 ) -> ConversationResult:
-    """Start ``provider``'s emulator in-process and run one spoken exchange against it, offline."""
+    """Start ``provider``'s emulator in-process and run one spoken exchange against it, offline.
+
+    ``out`` receives the timeline (e.g. ``sys.stdout``); None runs quietly.
+    """
     spec = get_provider(provider)
     if spec.emulator is None:
         raise RuntimeError(f"provider {provider!r} ships no emulator, so it has no offline demo")

@@ -102,6 +102,12 @@ class AudioGapBuffer:
         self.buffered_ms = 0.0
         return items
 
+    def restore(self, items: list[tuple[PcmData, Any]]) -> None:
+        """Put unsent chunks back at the front (a replay failed half-way)."""
+        for pcm, participant in reversed(items):
+            self._chunks.appendleft((pcm, participant))
+            self.buffered_ms += pcm.duration_ms
+
     def reset(self) -> None:
         self._chunks.clear()
         self.buffered_ms = 0.0

@@ -1049,11 +1049,11 @@ class Realtime(abc.ABC):
                 continue
             if self._state is not SessionState.RECONNECTING:
                 return  # closed meanwhile
-            replayed = 0.0
-            while len(self._gap):
-                for pcm, participant in self._gap.drain():
-                    replayed += pcm.duration_ms
-                    await self._call_audio_impl(pcm, participant)
+            try:
+                replayed = await self._replay_gap()
+            except ConnectionFailedError as exc:
+                last = exc
+                continue  # the new connection died already: try again, the audio is still buffered
             lost = self._gap.lost_ms
             self._gap.reset()
             self._set_state(SessionState.CONNECTED)
@@ -1085,6 +1085,19 @@ class Realtime(abc.ABC):
         self._disconnected_emitted = True
         self._end_streams()
         await self._release_after_failure()
+
+    async def _replay_gap(self) -> float:
+        replayed = 0.0
+        while len(self._gap):
+            items = self._gap.drain()
+            for i, (pcm, participant) in enumerate(items):
+                try:
+                    await self._call_audio_impl(pcm, participant)
+                except ConnectionFailedError:
+                    self._gap.restore(items[i:])
+                    raise
+                replayed += pcm.duration_ms
+        return replayed
 
     async def _release_after_failure(self) -> None:
         # Let the provider free its transport; its close() must tolerate a dead connection.
@@ -1189,6 +1202,11 @@ class Realtime(abc.ABC):
             raise SessionClosedError(
                 f"this {self.provider_name} session is {state.value}; create a new session", provider=self.provider_name
             )
+        if state is SessionState.RECONNECTING and asyncio.current_task() is self._reconnect_task:
+            # a provider's _reconnect() may simply call connect() again to open the new connection
+            async with asyncio.timeout(self._connect_timeout):
+                await impl(self)
+            return
         if state in (SessionState.CONNECTED, SessionState.RECONNECTING):
             return
         if state is SessionState.CONNECTING:

@@ -47,6 +47,26 @@ Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
 _T = TypeVar("_T")
 CloseClassifier = Callable[[int | None, str], RealtimeError]
 
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-goog-api-key", "x-api-key", "api-key", "cookie"})
+
+
+class _RedactHandshake(logging.Filter):
+    """websockets logs each handshake header and the request path at DEBUG: keep credentials out of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            if len(args) == 2 and record.msg in ("> %s: %s", "< %s: %s") and str(args[0]).lower() in _SECRET_HEADERS:
+                record.args = (args[0], "***")
+            elif len(args) == 1 and record.msg == "> GET %s HTTP/1.1":
+                record.args = (redact(str(args[0])),)
+        return True
+
+
+_ws_client_log = logging.getLogger("websockets.client")
+if not any(isinstance(f, _RedactHandshake) for f in _ws_client_log.filters):
+    _ws_client_log.addFilter(_RedactHandshake())
+
 
 def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
     """A verifying client TLS context; ``ca_file`` adds a private CA (e.g. an emulator's) to trust."""

@@ -69,9 +69,11 @@ class ReferenceEmulator(WebEmulator):
     output_sample_rate: ClassVar[int] = protocol.OUTPUT_RATE
     interrupt_facts: ClassVar[tuple[str, ...]] = ("cancel", "truncate")
 
-    def __init__(self, *, api_key: str = TEST_KEY, **kwargs: Any) -> None:
+    def __init__(self, *, api_key: str = TEST_KEY, late_chunks_after_cancel: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.api_key = api_key
+        self.late_chunks_after_cancel = late_chunks_after_cancel
+        """Audio deltas already "in flight" that still go out after a client cancel, as with real services."""
         self._ids = itertools.count(1)
         self._live: set[_Connection] = set()
 
@@ -160,6 +162,12 @@ class ReferenceEmulator(WebEmulator):
             self._start(conn, self.player.render(Reply(text=text)))
         elif kind == "response.cancel":
             self.note("cancel", conn.number, response_id=msg.get("response_id"))
+            rid = conn.response_id
+            if rid is not None and conn.response is not None and not conn.response.done():
+                late = PcmData.tone(40, protocol.OUTPUT_RATE)
+                for _ in range(self.late_chunks_after_cancel):
+                    await conn.send("audio.delta", response_id=rid, audio=base64.b64encode(late.samples.data).decode())
+                    conn.sent_ms[rid] = conn.sent_ms.get(rid, 0.0) + late.duration_ms
             await self._cancel(conn, "client_cancelled")
         elif kind == "response.truncate":
             rid = str(msg.get("response_id"))

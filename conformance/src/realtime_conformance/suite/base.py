@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
 
 from realtime_core import RealtimeAudioOutputDoneEvent, RealtimeEvent, RealtimeResponseEvent
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
+
+if TYPE_CHECKING:
+    from realtime_core import ProviderSpec, Realtime
+    from realtime_core.emulator import EmulatorServer
 
 from ..harness import Harness
 
@@ -44,6 +48,13 @@ def tool_turn(*calls: ToolCallSpec, after: str = "It is sunny in Paris.") -> Tur
 
 class SuiteBase:
     """Mixed into every area: how to take a turn and wait for the reply, whatever the provider."""
+
+    if TYPE_CHECKING:  # provided by ProviderFixtures, which every concrete suite class also inherits
+        text_mode_options: ClassVar[dict[str, Any] | None]
+        manual_turn_options: ClassVar[dict[str, Any] | None]
+
+        def spec(self) -> ProviderSpec: ...
+        def make_session(self, emulator: EmulatorServer | None, **options: Any) -> Realtime: ...
 
     async def take_turn(self, h: Harness, *, text: str = USER_TEXT) -> None:
         caps = h.caps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import itertools
 from typing import Any
 
 import pytest
@@ -90,7 +91,7 @@ class InputTests(SuiteBase):
             if "jpeg" in fact.data:
                 assert fact.data["jpeg"], "frame is not JPEG"
         fps = min(2.0, caps.video_max_fps or 2.0)
-        gaps = [b.at - a.at for a, b in zip(frames, frames[1:], strict=False)]
+        gaps = [b.at - a.at for a, b in itertools.pairwise(frames)]
         assert all(g >= 0.7 / fps for g in gaps), f"frames faster than {fps} fps: gaps {gaps}"
         await h.barrier()
         assert len(h.emulator.facts_named("video_frame")) == count, "a frame was sent after stop"

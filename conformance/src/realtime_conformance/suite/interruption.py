@@ -45,6 +45,7 @@ class InterruptionTests(SuiteBase):
         done = await h.wait_for(RealtimeAudioOutputDoneEvent, lambda e: e.response_id == cut)
         assert done.interrupted is True
         at = h.index_of(marker)
+        await h.barrier()  # output the provider had in flight when told to stop arrives before the next reply
         await self.take_turn(h)
         nxt = await self.wait_reply(h, after=at)
         assert isinstance(nxt, RealtimeAudioOutputDoneEvent)

@@ -128,9 +128,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ConfigurationError(f"cannot read scenario file {p}: {exc.strerror}") from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
+            data = _load_yaml(text)
         else:
             data = json.loads(text)
     except Exception as exc:
@@ -140,6 +138,25 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
         raise ConfigurationError(f"{p} is not a valid scenario: {problems}") from None
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML with YAML 1.2 booleans: ``on: speech`` must stay the key "on", not become ``True``."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(  # pyright: ignore[reportUnknownMemberType]
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    return yaml.load(text, Loader=Loader)  # noqa: S506  (a SafeLoader subclass)
 
 
 def scenario_json_schema() -> dict[str, Any]:
