@@ -257,6 +257,11 @@ class PcmData:
         """Average the channels (no-op for mono)."""
         if self.channels == 1:
             return self
+        if self.channels == 2:  # the common case, ~8x faster than the general reduction
+            left = self.samples[0::2].astype(np.int32)
+            left += self.samples[1::2]
+            left >>= 1
+            return PcmData._trusted(left.astype(np.int16), self.sample_rate, 1)
         mixed = self.frames_view().astype(np.int32).sum(axis=1) // self.channels
         return PcmData._trusted(mixed.astype(np.int16), self.sample_rate, 1)
 
@@ -380,8 +385,8 @@ class Resampler:
 
             layout = "mono" if self.channels == 1 else "stereo"
             self._av_resampler = av.AudioResampler(format="s16", layout=layout, rate=self.sample_rate)
-        if pcm.channels > 2:
-            pcm = pcm.to_mono()
+        if pcm.channels != self.channels and self.channels == 1:
+            pcm = pcm.to_mono()  # downmix first: half the samples through the filter
         return self._collect(self._av_resampler.resample(pcm.to_av_frame()))
 
     def flush(self) -> PcmData:
