@@ -24,8 +24,7 @@ from typing import Any
 
 import websockets
 
-from realtime_conformance.reference import ReferenceRealtime
-from realtime_conformance.reference import protocol
+from realtime_conformance.reference import ReferenceRealtime, protocol
 from realtime_core import PcmData, RealtimeAudioOutputEvent
 
 CHUNK_16K = PcmData.tone(20, 16000)
