@@ -1,0 +1,54 @@
+"""Benchmarks of the per-chunk audio path (run: ``.venv/bin/pytest plugins/openai/benchmarks/bench_audio_path.py``).
+
+The audio path runs ~50 times a second per session; these keep its cost visible:
+
+* building an ``input_audio_buffer.append`` frame from PCM (base64 straight from the sample buffer);
+* handling a ``response.output_audio.delta`` (decode + ``PcmData`` + the core emitter, nobody listening);
+* the same with ``json.dumps`` for comparison (what a naive client does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from typing import Any
+
+from realtime_core import PcmData
+from realtime_openai import OpenAIRealtime
+from realtime_openai.handler import ServerEventHandler
+from realtime_openai.protocol import append_audio_frame
+
+CHUNK = PcmData.tone(20, 24000)  # one 20 ms mic chunk at the wire rate
+
+
+def test_append_frame(benchmark: Any) -> None:
+    view = memoryview(CHUNK.samples).cast("B")
+    frame = benchmark(append_audio_frame, view)
+    assert json.loads(frame)["audio"] == base64.b64encode(CHUNK.to_bytes()).decode()
+
+
+def test_append_frame_naive_json(benchmark: Any) -> None:
+    def naive() -> str:
+        return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(CHUNK.to_bytes()).decode()})
+
+    benchmark(naive)
+
+
+def test_output_delta_handling(benchmark: Any) -> None:
+    async def make() -> ServerEventHandler:
+        session = OpenAIRealtime(api_key="sk-bench")
+        handler = ServerEventHandler(session, session._dialect, output_rate=24000)  # pyright: ignore[reportPrivateUsage]
+        handler.ready = True
+        return handler
+
+    handler = asyncio.run(make())
+    message = {
+        "type": "response.output_audio.delta",
+        "response_id": "resp_1",
+        "item_id": "item_1",
+        "output_index": 0,
+        "content_index": 0,
+        "delta": base64.b64encode(PcmData.tone(100, 24000).to_bytes()).decode(),
+    }
+    benchmark(handler.handle, message)
