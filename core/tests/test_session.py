@@ -297,6 +297,44 @@ async def test_heard_position_never_past_received_audio() -> None:
     await s.close()
 
 
+async def test_interrupting_a_reply_that_arrived_but_is_still_playing() -> None:
+    s = Manual()
+    events = s.events()
+    await s.connect()
+    s._emit_audio_output_event(PcmData.silence(5000, 24000), "r1")  # 5 s arrived at once
+    s._emit_audio_output_done_event("r1")
+    s.report_playback("r1", 1200)
+    await s.interrupt()
+    info = s.interrupts[0]
+    assert info.response_id == "r1" and info.heard_ms == pytest.approx(1200) and info.generating is False
+    s._emit_audio_output_event(PcmData.silence(20, 24000), "r1")  # a straggler: dropped
+    await s.close()
+    got = [e async for e in events]
+    assert [e.response_id for e in got if isinstance(e, RealtimeInterruptedEvent)] == ["r1"]
+    assert len([e for e in got if isinstance(e, RealtimeAudioOutputDoneEvent)]) == 1
+    assert not [e for e in got if isinstance(e, RealtimeAudioOutputEvent)]  # read late: all of epoch 0 is stale
+    # once playback is over, an interrupt no longer points at that reply
+    s2 = Manual()
+    await s2.connect()
+    s2._emit_audio_output_event(PcmData.silence(100, 24000), "r1")
+    s2._emit_audio_output_done_event("r1")
+    s2.report_playback("r1", 100)
+    await s2.interrupt()
+    assert s2.interrupts[0].response_id is None
+    await s2.close()
+
+
+async def test_unsent_audio_is_replayed_after_reconnect() -> None:
+    s = FakeRealtime(reconnect=ReconnectPolicy(max_attempts=2, initial_delay=0.05, jitter=0))
+    events = s.events()
+    await s.connect()
+    s._unsent_audio(PcmData.silence(60, 16000))  # the plugin's transport died holding this
+    s.simulate_disconnect()
+    back = await events.wait_for(RealtimeReconnectedEvent, timeout=5)
+    assert back.replayed_audio_ms == pytest.approx(60)
+    await s.close()
+
+
 async def test_one_done_per_response_and_speech_events() -> None:
     s = Manual()
     events = s.events()

@@ -113,6 +113,8 @@ class InterruptInfo:
         actually arrived, so a truncate built from it is always valid.
     :ivar received_ms: how much audio of that response arrived.
     :ivar epoch: the new epoch.
+    :ivar generating: True if the provider was still sending the response (cancel it); False if all its
+        audio had arrived and only playback was cut (truncate, but there is nothing to cancel).
     """
 
     source: str
@@ -120,6 +122,7 @@ class InterruptInfo:
     heard_ms: float | None
     received_ms: float | None
     epoch: int
+    generating: bool = True
 
 
 class _Response:
@@ -278,6 +281,7 @@ class Realtime(abc.ABC):
         self._responses: OrderedDict[str, _Response] = OrderedDict()
         self._stale: OrderedDict[str, None] = OrderedDict()
         self._active: _Response | None = None
+        self._last_audio: _Response | None = None
         self._turn_end_at: float | None = None
         self._history: list[HistoryItem] = []
         self._history_responses: set[str] = set()
@@ -506,6 +510,12 @@ class Realtime(abc.ABC):
         self._epoch += 1
         now = time.monotonic()
         resp = self._active if self._active is not None and not self._active.done else None
+        generating = resp is not None
+        if resp is None:
+            # all audio may have arrived (faster than real time) while the app is still playing it
+            last = self._last_audio
+            if last is not None and not last.interrupted and last.heard_ms(now) < last.received_ms - 1.0:
+                resp = last
         heard = resp.heard_ms(now) if resp is not None else None
         received = resp.received_ms if resp is not None else None
         rid = resp.response_id if resp is not None else None
@@ -515,11 +525,22 @@ class Realtime(abc.ABC):
             )
         )
         if resp is not None:
-            self._finish_response(resp, interrupted=True)
+            if generating:
+                self._finish_response(resp, interrupted=True)
+            else:  # its done event is already out: only stop any stragglers and remember the cut
+                resp.interrupted = True
+                self._stale[resp.response_id] = None
         for stream in self._streams:
             stream.purge_stale()
         self._call_method_hook("realtime_interrupt", source=source, response_id=rid)
-        return InterruptInfo(source=source, response_id=rid, heard_ms=heard, received_ms=received, epoch=self._epoch)
+        return InterruptInfo(
+            source=source,
+            response_id=rid,
+            heard_ms=heard,
+            received_ms=received,
+            epoch=self._epoch,
+            generating=generating,
+        )
 
     # ================================================================== video
     async def watch_video_track(self, track: VideoTrack) -> None:
@@ -629,6 +650,7 @@ class Realtime(abc.ABC):
             self._emit(RealtimeAgentSpeechStartedEvent.model_construct(**self._stamp(), response_id=response_id))
         resp.received_frames += audio_data.frames
         self._active = resp
+        self._last_audio = resp
         if self._has_listeners(RealtimeAudioOutputEvent):
             self._emit(
                 RealtimeAudioOutputEvent.model_construct(
@@ -997,7 +1019,6 @@ class Realtime(abc.ABC):
         )
         self._end_active_response()
         self._set_state(SessionState.RECONNECTING if will else SessionState.FAILED)
-        self._gap.reset()
         if not will:
             self._emit_error_event(err, context="connection")
         self._emit(
@@ -1024,7 +1045,6 @@ class Realtime(abc.ABC):
         ):
             return
         self._set_state(SessionState.RECONNECTING)
-        self._gap.reset()
         self._reconnect_task = self._spawn(self._reconnect_loop(reason, planned=True), name="realtime-renew")
 
     async def _reconnect_loop(self, reason: str, *, planned: bool) -> None:
@@ -1108,6 +1128,15 @@ class Realtime(abc.ABC):
                     await impl(self)
             except Exception:
                 log.debug("provider close after failure raised", exc_info=True)
+
+    def _unsent_audio(self, pcm: PcmData, participant: Any = None) -> None:
+        """For plugins: hand back audio the transport could not send (it buffers audio itself and the
+        socket died). It is replayed after the reconnection, or reported as lost; never silently dropped."""
+        if self._state in (SessionState.CONNECTED, SessionState.RECONNECTING):
+            self._gap.add(pcm, participant)
+        else:
+            self._gap.lost_ms += pcm.duration_ms
+            log.warning("%s: %.0f ms of audio could not be sent (session %s)", self.provider_name, pcm.duration_ms, self._state.value)
 
     async def _call_audio_impl(self, pcm: PcmData, participant: Any) -> None:
         token = _ACTIVE.set(_ACTIVE.get() | {(id(self), "simple_audio_response")})

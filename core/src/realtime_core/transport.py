@@ -180,6 +180,19 @@ class WebSocketTransport:
     async def send_json(self, message: Mapping[str, Any]) -> None:
         await self.send_text(json.dumps(message, separators=(",", ":")))
 
+    async def send_utf8(self, data: bytes) -> None:
+        """Send already-encoded UTF-8 JSON as a text frame (skips building a str on the audio path)."""
+        ws = self.ws
+        if ws is None:
+            raise ConnectionFailedError("not connected", provider=self.provider)
+        try:
+            await ws.send(data, text=True)
+        except ConnectionClosed as exc:
+            raise ConnectionFailedError(
+                f"the connection closed while sending (code {exc.rcvd.code if exc.rcvd else None})",
+                provider=self.provider,
+            ) from None
+
     async def send_text(self, text: str) -> None:
         ws = self.ws
         if ws is None:

@@ -154,7 +154,8 @@ class ReferenceRealtime(Realtime):
     async def _on_interrupt(self, info: InterruptInfo) -> None:
         if info.response_id is None or info.source != "local":
             return  # on server barge-in the service already stopped the response
-        await self._send(protocol.message("response.cancel", response_id=info.response_id))
+        if info.generating:  # fully received replies that are still playing only need the truncate
+            await self._send(protocol.message("response.cancel", response_id=info.response_id))
         if self.capabilities.truncation and info.heard_ms is not None:
             await self._send(
                 protocol.message("response.truncate", response_id=info.response_id, audio_end_ms=int(info.heard_ms))
