@@ -1,0 +1,62 @@
+"""Benchmarks of the per-chunk audio path (about 50 chunks per second per session, each way).
+
+Run: ``.venv/bin/pytest plugins/gemini/benchmarks/bench_audio_path.py -p no:xdist``. No timing is asserted;
+these numbers are for comparing changes (a session's audio path should cost a few microseconds per chunk).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from realtime_core import PcmData
+from realtime_gemini import GeminiRealtime
+from realtime_gemini.emulator.schema import fast_audio
+from realtime_gemini.protocol import audio_message
+
+CHUNK_IN = PcmData.tone(20, 16000, amplitude=0.3)  # what the app sends every 20 ms
+CHUNK_OUT = PcmData.tone(40, 24000, amplitude=0.3)
+SERVER_FRAME = json.dumps(
+    {
+        "serverContent": {
+            "modelTurn": {
+                "parts": [
+                    {
+                        "inlineData": {
+                            "mimeType": "audio/pcm;rate=24000",
+                            "data": base64.b64encode(CHUNK_OUT.to_bytes()).decode(),
+                        }
+                    }
+                ]
+            }
+        }
+    }
+).encode()
+
+
+def test_build_input_audio_message(benchmark: Any) -> None:
+    message = benchmark(audio_message, CHUNK_IN)
+    assert message.startswith(b'{"realtimeInput"')
+
+
+def test_handle_output_audio_frame(benchmark: Any) -> None:
+    session = GeminiRealtime(api_key="bench")
+    stream = session.events(maxsize=10)  # a listening app, so events are really built
+
+    def receive() -> None:
+        session._on_message(json.loads(SERVER_FRAME))
+        while stream.get_nowait() is not None:
+            pass
+
+    benchmark(receive)
+
+
+def test_emulator_reads_an_input_frame(benchmark: Any) -> None:
+    frame = audio_message(CHUNK_IN)
+
+    def read() -> bytes:
+        _, data = fast_audio(json.loads(frame)) or ("", "")
+        return base64.b64decode(data)
+
+    assert len(benchmark(read)) == 640

@@ -1,0 +1,29 @@
+"""A faithful loopback emulator of the Gemini Live API (BidiGenerateContent over WebSocket).
+
+    async with GeminiEmulator(scenario=Scenario(...)) as emulator:
+        session = GeminiRealtime(**emulator.session_options())
+
+Open protocol points (where the sources disagree or are silent) are switches: see :class:`Profile` and
+the options of :class:`GeminiEmulator`.
+"""
+
+from __future__ import annotations
+
+from .connection import GeminiConnection
+from .profiles import PROFILES, Profile
+from .server import DEFAULT_API_KEY, DEFAULT_EPHEMERAL_TOKEN, DEFAULT_VERTEX_TOKEN, GeminiEmulator, Route
+from .store import Conversation, HandleStore, Turn
+
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_EPHEMERAL_TOKEN",
+    "DEFAULT_VERTEX_TOKEN",
+    "PROFILES",
+    "Conversation",
+    "GeminiConnection",
+    "GeminiEmulator",
+    "HandleStore",
+    "Profile",
+    "Route",
+    "Turn",
+]

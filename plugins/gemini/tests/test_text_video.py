@@ -1,0 +1,83 @@
+"""Text in, text out, and video frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from realtime_conformance import PatternTrack
+from realtime_core import (
+    ConfigurationError,
+    RealtimeAudioOutputDoneEvent,
+    RealtimeAudioOutputEvent,
+    RealtimeResponseEvent,
+)
+from realtime_core.emulator import Reply, Scenario, Turn
+from realtime_gemini import GeminiRealtime
+from realtime_gemini.emulator import GeminiEmulator
+
+from .conftest import collect_until, of
+
+
+async def test_text_goes_as_realtime_input_text_and_is_answered(emulator: GeminiEmulator) -> None:
+    async with GeminiRealtime(**emulator.session_options()) as session:
+        stream = session.events()
+        await session.simple_response("Hello there")
+        events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+        assert of(events, RealtimeAudioOutputEvent)
+    (sent,) = emulator.messages("realtimeInput.text")
+    assert sent.payload == {"realtimeInput": {"text": "Hello there"}}
+    assert emulator.facts_named("text_in")[0].data["text"] == "Hello there"
+
+
+async def test_2_5_models_can_send_text_as_client_content() -> None:
+    async with GeminiEmulator() as emu:
+        model = "gemini-2.5-flash-native-audio-preview-12-2025"
+        async with GeminiRealtime(**emu.session_options(), model=model, text_input="client_content") as session:
+            stream = session.events()
+            await session.simple_response("Hello there")
+            await stream.wait_for(RealtimeAudioOutputDoneEvent)
+        (sent,) = emu.messages("clientContent")
+        assert sent.payload == {
+            "clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hello there"}]}], "turnComplete": True}
+        }
+    with pytest.raises(ConfigurationError, match="seed"):
+        GeminiRealtime(api_key="k", text_input="client_content")  # 3.x models close the socket on it
+
+
+async def test_text_modality_streams_response_text() -> None:
+    scenario = Scenario(turns=[Turn(reply=Reply(text="Paris is the capital of France."))])
+    async with GeminiEmulator(scenario=scenario) as emu:
+        session = GeminiRealtime(**emu.session_options(), response_modality="text")
+        caps = session.capabilities
+        assert caps.text_output and not caps.audio_output and caps.agent_transcript == "none"
+        async with session:
+            stream = session.events()
+            await session.simple_response("capital of France?")
+            events = await collect_until(stream, RealtimeResponseEvent, lambda e: e.is_complete)
+            assert not of(events, RealtimeAudioOutputEvent)
+            texts = of(events, RealtimeResponseEvent)
+            assert (
+                "".join(t.text for t in texts if not t.is_complete)
+                == texts[-1].text
+                == "Paris is the capital of France."
+            )
+            assert len({t.response_id for t in texts}) == 1
+        setup = emu.setups[1]
+        assert setup["generationConfig"]["responseModalities"] == ["TEXT"]
+        assert "outputAudioTranscription" not in setup
+
+
+async def test_video_frames_are_jpeg_within_768_at_most_1_fps(emulator: GeminiEmulator) -> None:
+    session = GeminiRealtime(**emulator.session_options(), fps=5)
+    caps = session.capabilities
+    assert caps.video_input and caps.video_max_fps == 1.0 and caps.video_max_width == 768
+    track = PatternTrack()
+    async with session:
+        await session.watch_video_track(track)
+        fact = await emulator.wait_fact("video_frame")
+        await session.stop_watching_video_track()
+    track.stop()
+    assert fact.data["jpeg"] and fact.data["mime_type"] == "image/jpeg"
+    assert (fact.data["width"], fact.data["height"]) == (768, 432)
+    (message,) = emulator.messages("realtimeInput.video")[:1]
+    assert set(message.payload["realtimeInput"]["video"]) == {"mimeType", "data"}
