@@ -41,5 +41,5 @@ async def test_demo_runs_offline(provider: str, tmp_path: Path) -> None:
     assert result.reply is not None and result.output_path == out
     reply = read_wav(out)
     assert reply.duration > 1.0  # the echo of the bundled question
-    labels = [line.split()[1] for line in result.timeline.lines]
+    labels = [label for _, label, _ in result.timeline.entries]
     assert labels[0] == "connected" and "disconnected" in labels

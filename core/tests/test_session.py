@@ -669,3 +669,14 @@ async def test_rejects_non_text_say_when_supported() -> None:
     with pytest.raises(ConfigurationError):
         await s.say("")
     await s.close()
+
+
+def test_fast_events_equal_validated_ones() -> None:
+    pcm = PcmData.silence(20, 24000)
+    fields = {"session_id": "s", "provider": "p", "timestamp": 1.0, "epoch": 2, "user_metadata": None}
+    fast = RealtimeAudioOutputEvent.fast(**fields, audio_data=pcm, response_id="r")
+    slow = RealtimeAudioOutputEvent(**fields, audio_data=pcm, response_id="r")
+    assert fast == slow and fast.type == "realtime.audio_output"
+    assert fast.model_dump(mode="json") == slow.model_dump(mode="json")
+    with pytest.raises(Exception):  # still frozen
+        fast.epoch = 3  # type: ignore[misc]

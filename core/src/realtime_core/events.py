@@ -12,7 +12,7 @@ is summarised (duration, rate) rather than dumped.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -85,6 +85,26 @@ class RealtimeEvent(BaseModel):
 
     is_output: ClassVar[bool] = False
     """Output events are dropped if they belong to an interrupted response or an older epoch."""
+
+    @classmethod
+    def fast(cls, **values: Any) -> Self:
+        """Build without validation or default factories (about 3x cheaper than ``model_construct``).
+
+        For core's audio path: the caller passes every field without a plain default, already typed.
+        """
+        defaults = cls.__dict__.get("_fast_defaults")
+        if defaults is None:
+            defaults = {
+                name: f.default for name, f in cls.model_fields.items() if f.default_factory is None and not f.is_required()
+            }
+            type.__setattr__(cls, "_fast_defaults", defaults)
+        event = cls.__new__(cls)
+        data = {**defaults, **values}
+        object.__setattr__(event, "__dict__", data)
+        object.__setattr__(event, "__pydantic_fields_set__", set(values))
+        object.__setattr__(event, "__pydantic_extra__", None)
+        object.__setattr__(event, "__pydantic_private__", None)
+        return event
 
     type: str = "realtime.event"
     session_id: str = ""

@@ -653,7 +653,7 @@ class Realtime(abc.ABC):
         self._last_audio = resp
         if self._has_listeners(RealtimeAudioOutputEvent):
             self._emit(
-                RealtimeAudioOutputEvent.model_construct(
+                RealtimeAudioOutputEvent.fast(
                     **self._stamp(user_metadata), audio_data=audio_data, response_id=response_id
                 )
             )
@@ -739,11 +739,17 @@ class Realtime(abc.ABC):
             RealtimeUserSpeechStartedEvent.model_construct(**self._stamp(), item_id=item_id, audio_start_ms=audio_start_ms)
         )
 
-    def _emit_user_speech_stopped(self, item_id: str | None = None, audio_end_ms: float | None = None) -> None:
-        """The user's turn ended; also starts the time-to-first-audio clock."""
+    def _emit_user_speech_stopped(
+        self, item_id: str | None = None, audio_end_ms: float | None = None, *, ended_ago_ms: float = 0.0
+    ) -> None:
+        """The user's turn ended; also starts the time-to-first-audio clock.
+
+        :param ended_ago_ms: for providers that report the end of speech late (derived from transcripts or
+            turn events): how long ago it really ended, so time to first audio is measured from there.
+        """
         if self._events_closed:
             return
-        self._turn_end_at = time.monotonic()
+        self._turn_end_at = time.monotonic() - max(0.0, ended_ago_ms) / 1000.0
         self._emit(
             RealtimeUserSpeechStoppedEvent.model_construct(**self._stamp(), item_id=item_id, audio_end_ms=audio_end_ms)
         )
@@ -1308,7 +1314,7 @@ class Realtime(abc.ABC):
             if replaced is not None:
                 pcm = replaced
         if self._streams or self._event_hooks.get(RealtimeAudioInputEvent):
-            self._emit(RealtimeAudioInputEvent.model_construct(**self._stamp(participant), audio_data=pcm))
+            self._emit(RealtimeAudioInputEvent.fast(**self._stamp(participant), audio_data=pcm))
         caps = self.capabilities
         if pcm.sample_rate != caps.input_sample_rate or pcm.channels != 1:
             resampler = self._input_resampler

@@ -53,6 +53,8 @@ class Timeline:
     started: float = field(default_factory=time.monotonic)
     audio: list[PcmData] = field(default_factory=list[PcmData])
     lines: list[str] = field(default_factory=list[str])
+    entries: list[tuple[float, str, str]] = field(default_factory=list[tuple[float, str, str]])
+    """(seconds since start, label, detail) for every printed line."""
     _chunks: dict[str, tuple[int, float]] = field(default_factory=dict[str, tuple[int, float]])
 
     def add(self, event: RealtimeEvent) -> None:
@@ -62,7 +64,9 @@ class Timeline:
         if line is None:
             return
         label, detail = line
-        text = f"  +{time.monotonic() - self.started:7.3f}s  {label:<20} {detail}".rstrip()
+        elapsed = time.monotonic() - self.started
+        self.entries.append((elapsed, label, detail))
+        text = f"  +{elapsed:7.3f}s  {label:<20} {detail}".rstrip()
         self.lines.append(text)
         if self.out is not None:
             print(text, file=self.out, flush=True)
