@@ -125,7 +125,7 @@ class ProviderFixtures:
         async def make(scenario: Scenario | None = None, *, connect: bool = True, **options: Any) -> Harness:
             timeout = self.timeout * (3 if self.live_mode else 1)
             if self.expecting_failure:
-                timeout = min(timeout, 3.0)  # the clause is expected to fail: don't wait long for it
+                timeout = min(timeout, 1.5)  # the clause is expected to fail: don't wait long for it
             emulator: EmulatorServer | None = None
             if not self.live_mode:
                 emulator = self.make_emulator(scenario or Scenario())

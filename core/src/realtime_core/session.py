@@ -935,13 +935,19 @@ class Realtime(abc.ABC):
             stream.end()
 
     # ================================================================== tasks
-    def _spawn(self, coro: Coroutine[Any, Any, _T], *, name: str | None = None) -> asyncio.Task[_T]:
-        """Start a task owned by the session: cancelled and awaited on close, exceptions logged."""
+    def _spawn(
+        self, coro: Coroutine[Any, Any, _T], *, name: str | None = None, report_errors: bool = True
+    ) -> asyncio.Task[_T]:
+        """Start a task owned by the session: cancelled and awaited on close.
+
+        :param report_errors: turn an exception into a logged error event; pass False for tasks whose
+            creator awaits them and handles the exception itself.
+        """
         ctx = contextvars.copy_context()
         ctx.run(_ACTIVE.set, frozenset())
         task = asyncio.get_running_loop().create_task(coro, name=name, context=ctx)
         self._tasks.add(task)
-        task.add_done_callback(self._task_done)
+        task.add_done_callback(self._task_done if report_errors else self._tasks.discard)
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
