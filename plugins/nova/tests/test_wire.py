@@ -47,6 +47,7 @@ async def test_request_stream_decodes_with_botocore(
     await session.simple_response("And tomorrow?")
     await rec.wait_for(RealtimeAudioOutputDoneEvent, count=2)
     await session.close()
+    await emulator.wait_for(lambda m: m.kind == "stream.ended" and m.connection == 1)  # all input captured
 
     envelopes = _frames(bytes(emulator.wire_in[1]))
     assert emulator.signatures_verified == len(envelopes)
@@ -96,6 +97,7 @@ async def test_response_stream_decodes_with_botocore(
     await speak(session)
     done = await rec.wait_for(RealtimeAudioOutputDoneEvent)
     await session.close()
+    await emulator.wait_for(lambda m: m.kind == "stream.ended" and m.connection == 1)  # all output written
     events = [_nova(message) for message in _frames(bytes(emulator.wire_out[1]))]
     names = [name for name, _ in events]
     assert names[0] == "completionStart" and names[-1] == "completionEnd"

@@ -253,6 +253,7 @@ class NovaEmulator(EmulatorServer):
     def stream_ended(self, handler: NovaStreamHandler) -> None:
         self.streams.pop(handler.number, None)
         self.stall_until.pop(handler.number, None)
+        self.record("stream.ended", {}, handler.number)  # lets tests wait until a stream is fully read
 
     async def http_error_after_open(self, handler: NovaStreamHandler, status: int, message: str | None) -> None:
         """A pre-stream error for a stream whose headers were held back (``response_headers='first_event'``)."""
