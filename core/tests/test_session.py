@@ -305,7 +305,9 @@ async def test_interrupting_a_reply_that_arrived_but_is_still_playing() -> None:
     s._emit_audio_output_event(PcmData.silence(5000, 24000), "r1")  # 5 s arrived at once
     s._emit_audio_output_done_event("r1")
     s.report_playback("r1", 1200)
+    assert s.agent_audible and not s.responding
     await s.interrupt()
+    assert not s.agent_audible
     info = s.interrupts[0]
     assert info.response_id == "r1" and info.heard_ms == pytest.approx(1200) and info.generating is False
     s._emit_audio_output_event(PcmData.silence(20, 24000), "r1")  # a straggler: dropped

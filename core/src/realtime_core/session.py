@@ -397,6 +397,16 @@ class Realtime(abc.ABC):
         return self._active is not None and not self._active.done
 
     @property
+    def agent_audible(self) -> bool:
+        """True while the user may still be hearing the agent: a response is streaming, or its audio has
+        all arrived but (by reported or estimated real-time playback) is still playing. Plugins use it to
+        decide whether user speech is a barge-in."""
+        if self.responding:
+            return True
+        last = self._last_audio
+        return last is not None and not last.interrupted and last.heard_ms(time.monotonic()) < last.received_ms - 1.0
+
+    @property
     def current_response_id(self) -> str | None:
         active = self._active
         return active.response_id if active is not None and not active.done else None
