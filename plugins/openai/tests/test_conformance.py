@@ -31,3 +31,18 @@ class TestOpenAIConformanceVariant(ConformanceSuite, ProviderFixtures):
     }
     text_mode_options: ClassVar[dict[str, Any] | None] = {"modality": "text"}
     manual_turn_options: ClassVar[dict[str, Any] | None] = {"turn_detection": None}
+
+
+class TestOpenAIWebRtcConformance(ConformanceSuite, ProviderFixtures):
+    """The same kit over WebRTC: aiortc on both sides, events on the data channel, Opus audio on the tracks.
+
+    The emulator plays reply audio out 4x faster than real time (the protocol does not care, and the tests
+    stay short); everything else is as a real peer does it.
+    """
+
+    provider = "openai"
+    label = "openai (webrtc)"
+    session_options: ClassVar[dict[str, Any]] = {"transport": "webrtc"}
+    emulator_options: ClassVar[dict[str, Any]] = {"webrtc_playout_speed": 4.0}
+    text_mode_options: ClassVar[dict[str, Any] | None] = {"modality": "text"}
+    manual_turn_options: ClassVar[dict[str, Any] | None] = {"turn_detection": None}

@@ -172,7 +172,8 @@ async def test_the_key_never_leaks(
     [
         {"voice": "nobody"},
         {"modality": "both"},
-        {"transport": "webrtc"},
+        {"transport": "sip"},
+        {"transport": "webrtc", "webrtc": {"ice_servers": []}},
         {"turn_detection": "push_to_talk"},
         {"max_output_tokens": 0},
         {"speed": 3.0},

@@ -28,6 +28,7 @@ from .config import (
 )
 from .dialect import GA, Dialect
 from .session import OpenAIRealtime
+from .webrtc_protocol import WebRtcOptions
 
 if TYPE_CHECKING:
     from .emulator import OpenAIEmulator
@@ -47,6 +48,7 @@ __all__ = [
     "SemanticVad",
     "ServerVad",
     "SessionConfig",
+    "WebRtcOptions",
     "__version__",
     "build_capabilities",
     "create_client_secret",

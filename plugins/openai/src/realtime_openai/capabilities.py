@@ -2,13 +2,39 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 from realtime_core import Capabilities
 
 from .config import SAMPLE_RATE, SessionConfig
 
-__all__ = ["MAX_SESSION_SECONDS", "TRANSPORTS", "build_capabilities", "default_capabilities"]
+__all__ = [
+    "MAX_SESSION_SECONDS",
+    "TRANSPORTS",
+    "WEBRTC_SAMPLE_RATE",
+    "available_transports",
+    "build_capabilities",
+    "default_capabilities",
+]
 
-TRANSPORTS = ("websocket",)
+TRANSPORTS = ("websocket", "webrtc")
+"""Every transport the plugin knows; ``webrtc`` needs the ``realtime-openai[webrtc]`` extra (aiortc)."""
+WEBRTC_SAMPLE_RATE = 48000
+"""Audio rate on WebRTC in both directions: Opus is 48 kHz, so nothing is resampled down on the way."""
+
+
+def available_transports() -> tuple[str, ...]:
+    """The transports usable in this environment (``webrtc`` only when aiortc is installed)."""
+    return tuple(t for t in TRANSPORTS if t != "webrtc" or _has_aiortc())
+
+
+def _has_aiortc() -> bool:
+    try:
+        return importlib.util.find_spec("aiortc") is not None
+    except (ImportError, ValueError):  # ValueError: blocked in sys.modules
+        return False
+
+
 MAX_SESSION_SECONDS = 3600.0
 """GA caps one connection at 60 minutes; the session then reconnects and replays the conversation."""
 
@@ -25,15 +51,17 @@ def build_capabilities(
     * audio vs text replies follow ``config.modality``; truncation only exists for audio replies;
     * user transcripts only with ``input_transcription``; turn events only with server turn detection;
     * manual turns when there is no turn detection, or when it does not create responses itself;
-    * ``say`` only when the app opted into instruction-driven reading (see ``say_mode``).
+    * ``say`` only when the app opted into instruction-driven reading (see ``say_mode``);
+    * over WebRTC audio is 48 kHz both ways (Opus), over WebSocket 24 kHz PCM.
     """
     audio = config.modality == "audio"
     td = config.turn_detection
+    rate = WEBRTC_SAMPLE_RATE if transport == "webrtc" else SAMPLE_RATE
     return Capabilities(
-        transports=TRANSPORTS,
+        transports=available_transports(),
         transport=transport,
-        input_sample_rate=SAMPLE_RATE,
-        output_sample_rate=SAMPLE_RATE,
+        input_sample_rate=rate,
+        output_sample_rate=rate,
         audio_output=audio,
         text_output=not audio,
         text_input=True,

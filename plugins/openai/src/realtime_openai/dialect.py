@@ -8,7 +8,10 @@ emulator machinery can serve another dialect by swapping this object:
 * server event names (``response.output_audio.delta`` on GA, ``response.audio.delta`` on beta...);
 * content type names inside items and parts;
 * how a :class:`~realtime_openai.config.SessionConfig` becomes the ``session`` object of
-  ``session.update`` (nested on GA, flat on beta).
+  ``session.update`` (nested on GA, flat on beta);
+* how ``error`` payloads map to typed errors, which are fatal and which are harmless races;
+* small shape details of the reply (the key carrying an audio part's text, the order of the ``.done``
+  events), which the emulator follows.
 
 Only GA is implemented here (:data:`GA`); a beta dialect subclasses :class:`Dialect`, sets the beta
 names and overrides :meth:`Dialect.session_payload`.
@@ -16,11 +19,14 @@ names and overrides :meth:`Dialect.session_payload`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from realtime_core import RealtimeError
+
 from .config import SAMPLE_RATE, SessionConfig
+from .errors import FATAL_CODES, error_from_payload
 
 __all__ = ["GA", "Dialect"]
 
@@ -46,6 +52,24 @@ class Dialect:
     # content part types in response.content_part.* (the same on GA and beta)
     audio_part: str = "audio"
     text_part: str = "text"
+    # the key holding the text of an audio content part / assistant audio content (DashScope: "text")
+    audio_part_text_key: str = "transcript"
+    # DashScope sends the transcript's .done before the audio's .done; GA the other way round
+    transcript_done_first: bool = False
+    # the provider name put on errors built from server payloads and close codes
+    provider: str = "openai"
+
+    def error_from_payload(self, payload: Mapping[str, Any] | None, *, context: str = "") -> RealtimeError:
+        """The typed error for an ``error`` event's ``error`` object (or a failed response's error)."""
+        return error_from_payload(payload, context=context)
+
+    def is_fatal(self, error: RealtimeError) -> bool:
+        """Whether reconnecting cannot help after ``error`` (a bad key, no quota...)."""
+        return error.code in FATAL_CODES
+
+    def is_benign_error(self, payload: Mapping[str, Any], sent_type: str | None) -> bool:
+        """An error that only reports a harmless race (our cancel arrived after the response ended)."""
+        return payload.get("code") == "response_cancel_not_active" and sent_type == "response.cancel"
 
     def session_payload(self, config: SessionConfig, tools: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         """The ``session`` object of ``session.update`` for ``config`` (GA nested shape).

@@ -20,7 +20,6 @@ from realtime_core import ConfigurationError, PcmData, ProviderError, RateLimit,
 from realtime_core.transport import classify_close
 
 from .dialect import Dialect
-from .errors import FATAL_CODES, error_from_payload
 
 if TYPE_CHECKING:
     from .session import OpenAIRealtime
@@ -136,7 +135,7 @@ class ServerEventHandler:
 
     def connection_closed(self, code: int | None, reason: str) -> RealtimeError:
         """The transport ended unexpectedly: fail whatever the setup waits for, say why it closed."""
-        error = self.fatal or classify_close(code, reason, provider="openai")
+        error = self.fatal or classify_close(code, reason, provider=self.dialect.provider)
         self._fail_waiters(error)
         return error
 
@@ -179,15 +178,15 @@ class ServerEventHandler:
         event_id = payload.get("event_id")
         sent = self._sent.get(event_id) if event_id else None
         kind = sent.get("type") if sent else None
-        if code == "response_cancel_not_active" and kind == "response.cancel":
-            return  # our cancel raced the end of the response: harmless
+        if self.dialect.is_benign_error(payload, kind):
+            return  # e.g. our cancel raced the end of the response: harmless
         if code == "conversation_already_has_active_response" and kind == "response.create" and sent is not None:
             self.deferred.insert(0, sent)  # sent again when the active response is done
             if self.active_response is None:
                 self._s._send_deferred_soon()
             return
-        error = error_from_payload(payload, context=f"in reply to {kind}" if kind else "")
-        if code in FATAL_CODES:
+        error = self.dialect.error_from_payload(payload, context=f"in reply to {kind}" if kind else "")
+        if self.dialect.is_fatal(error):
             self.fatal = error
         if self._update is not None and (event_id == self._update[0] or not self.ready):
             _, fut = self._update
@@ -197,7 +196,7 @@ class ServerEventHandler:
                     error = ConfigurationError(
                         f"the server rejected the session configuration: {error.message}",
                         code=error.code,
-                        provider="openai",
+                        provider=self.dialect.provider,
                     )
                 fut.set_exception(error)
             return
@@ -244,7 +243,8 @@ class ServerEventHandler:
     def _on_user_failed(self, msg: dict[str, Any]) -> None:
         if self.ready:
             self._s._emit_error_event(
-                error_from_payload(msg.get("error"), context="input transcription"), context="transcription"
+                self.dialect.error_from_payload(msg.get("error"), context="input transcription"),
+                context="transcription",
             )
 
     # ------------------------------------------------------------------ responses
@@ -323,14 +323,14 @@ class ServerEventHandler:
             s = self._s
             # one done per response, at its end: a response the server cancelled (barge-in before any
             # audio, or a cancel) ends "interrupted"; those cut locally were already finished by core
-            s._emit_audio_output_done_event(rid, interrupted=status == "cancelled")
+            self._audio_done(rid, response)
             usage = response.get("usage")
             if usage:
                 _emit_usage(s, rid, usage)
             if status == "failed":
                 details = response.get("status_details") or {}
-                error = error_from_payload(details.get("error"), context="response failed")
-                if error.code in FATAL_CODES:
+                error = self.dialect.error_from_payload(details.get("error"), context="response failed")
+                if self.dialect.is_fatal(error):
                     self.fatal = error
                 s._emit_error_event(error, context="response")
             if status == "completed" and calls:
@@ -339,6 +339,12 @@ class ServerEventHandler:
                 )
         if self.deferred and self.active_response is None:
             self._s._send_deferred_soon()
+
+    def _audio_done(self, rid: str, response: dict[str, Any]) -> None:
+        """The response ended (``response`` is ``response.done``'s object): its one audio-done event. A
+        transport whose audio arrives out of band (WebRTC: on a media track, still playing after
+        ``response.done``) overrides this to defer it."""
+        self._s._emit_audio_output_done_event(rid, interrupted=response.get("status") == "cancelled")
 
     def _on_rate_limits(self, msg: dict[str, Any]) -> None:
         if not self.ready:
@@ -356,8 +362,9 @@ class ServerEventHandler:
 
 
 def _emit_usage(session: OpenAIRealtime, rid: str, usage: dict[str, Any]) -> None:
-    inp = usage.get("input_token_details") or {}
-    out = usage.get("output_token_details") or {}
+    # OpenAI spells them input_token_details; DashScope input_tokens_details
+    inp = usage.get("input_token_details") or usage.get("input_tokens_details") or {}
+    out = usage.get("output_token_details") or usage.get("output_tokens_details") or {}
     session._emit_usage_event(
         rid,
         raw=usage,

@@ -24,7 +24,7 @@ def realtime_register_providers(register: Callable[[ProviderSpec], None]) -> Non
         ProviderSpec(
             name="openai",
             session_class=OpenAIRealtime,
-            description="OpenAI Realtime API (GA) over WebSocket",
+            description="OpenAI Realtime API (GA) over WebSocket or WebRTC",
             capabilities=default_capabilities(),
             emulator=_emulator,
             api_key_env=API_KEY_ENV,

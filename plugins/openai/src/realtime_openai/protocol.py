@@ -29,6 +29,7 @@ __all__ = [
     "item_truncate",
     "message_item",
     "new_id",
+    "output_audio_buffer_clear",
     "response_cancel",
     "response_create",
     "say_instructions",
@@ -74,6 +75,11 @@ def input_audio_buffer_commit(event_id: str | None = None) -> dict[str, Any]:
 
 def input_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
     return _with_id({"type": "input_audio_buffer.clear"}, event_id)
+
+
+def output_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
+    """WebRTC/SIP only: cut off the audio the server is playing (it truncates the item at what was played)."""
+    return _with_id({"type": "output_audio_buffer.clear"}, event_id)
 
 
 def message_item(

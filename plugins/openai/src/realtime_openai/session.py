@@ -27,10 +27,11 @@ from realtime_core import (
     VideoFrameJpeg,
     resolve_api_key,
 )
-from realtime_core.errors import RealtimeError, redact
+from realtime_core.errors import ProtocolError, RealtimeError, redact
 
 from . import protocol as p
-from .capabilities import TRANSPORTS, build_capabilities
+from .calls import CallsClient, calls_url
+from .capabilities import TRANSPORTS, available_transports, build_capabilities
 from .config import (
     DEFAULT_BASE_URL,
     DEFAULT_MODEL,
@@ -45,6 +46,7 @@ from .config import (
 from .dialect import GA, Dialect
 from .handler import ServerEventHandler
 from .transport import RealtimeTransport, WebSocketRealtimeTransport
+from .webrtc_protocol import PlayoutTracker, WebRtcEventHandler, WebRtcOptions, shrink_jpeg
 
 __all__ = ["OpenAIRealtime"]
 
@@ -74,7 +76,11 @@ class OpenAIRealtime(Realtime):
     :param ca_file: a CA certificate to trust in addition to the system ones (e.g. the emulator's).
     :param organization: sent as ``OpenAI-Organization``.
     :param project: sent as ``OpenAI-Project``.
-    :param transport: ``"websocket"`` (the only one for now).
+    :param transport: ``"websocket"`` (JSON events and base64 PCM over one socket) or ``"webrtc"`` (aiortc:
+        events on a data channel, Opus audio on media tracks, 48 kHz both ways; needs the
+        ``realtime-openai[webrtc]`` extra). Same session class, same events.
+    :param webrtc: :class:`~realtime_openai.WebRtcOptions` for the WebRTC transport (ICE servers, media
+        watchdog).
     :param say_mode: ``"off"`` (default: ``say()`` is unsupported) or ``"instructions"``: ``say(text)``
         asks the model, through per-response instructions, to read ``text`` verbatim. The model follows
         such instructions well but nothing guarantees word-for-word output, hence opt-in.
@@ -121,6 +127,7 @@ class OpenAIRealtime(Realtime):
         min_append_ms: float = 50.0,
         max_replay_items: int = 100,
         dialect: Dialect = GA,
+        webrtc: WebRtcOptions | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -129,6 +136,13 @@ class OpenAIRealtime(Realtime):
                 f"transport {transport!r} is not available; use one of {', '.join(TRANSPORTS)}",
                 provider=self.provider_name,
             )
+        if transport not in available_transports():
+            raise ConfigurationError(
+                f"transport {transport!r} needs aiortc: pip install 'realtime-openai[webrtc]'",
+                provider=self.provider_name,
+            )
+        if webrtc is not None and not isinstance(webrtc, WebRtcOptions):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"webrtc must be a WebRtcOptions, got {type(webrtc).__name__}")
         if say_mode not in ("off", "instructions"):
             raise ConfigurationError(f"say_mode must be 'off' or 'instructions', got {say_mode!r}")
         if image_detail not in ("auto", "low", "high"):
@@ -164,6 +178,8 @@ class OpenAIRealtime(Realtime):
         )
         self._api_key = resolve_api_key(api_key, self.api_key_env, provider=self.provider_name)
         self._url = self.realtime_url(base_url, model)
+        self._calls_url = calls_url(base_url)
+        self._webrtc = webrtc or WebRtcOptions()
         self._ca_file = ca_file
         self._organization = organization
         self._project = project
@@ -193,8 +209,17 @@ class OpenAIRealtime(Realtime):
 
     def build_session(self) -> dict[str, Any]:
         """The ``session`` object this session sends in ``session.update`` (also usable to mint a
-        client secret with the same configuration, see :func:`realtime_openai.create_client_secret`)."""
-        return self._dialect.session_payload(self.session_config, self.tools.schemas())
+        client secret with the same configuration, see :func:`realtime_openai.create_client_secret`).
+
+        Over WebRTC the audio formats are left out: the media is Opus on the tracks, and ``audio/pcm``
+        describes the WebSocket's base64 audio only."""
+        session = self._dialect.session_payload(self.session_config, self.tools.schemas())
+        if self._transport_name == "webrtc":
+            audio = session.get("audio")
+            for side in audio.values() if isinstance(audio, dict) else ():
+                if isinstance(side, dict):
+                    side.pop("format", None)
+        return session
 
     def _build_capabilities(self) -> Capabilities:
         return build_capabilities(
@@ -223,7 +248,7 @@ class OpenAIRealtime(Realtime):
         handler.activate()
 
     async def _open_connection(self) -> tuple[RealtimeTransport, ServerEventHandler]:
-        handler = ServerEventHandler(self, self._dialect, output_rate=self.wire_sample_rate)
+        handler = self._make_handler()
         transport = self._make_transport(handler)
         try:
             await transport.open(handler.handle)
@@ -238,8 +263,39 @@ class OpenAIRealtime(Realtime):
             raise
         return transport, handler
 
+    @property
+    def transport_name(self) -> str:
+        """``"websocket"`` or ``"webrtc"``."""
+        return self._transport_name
+
+    def _make_handler(self) -> ServerEventHandler:
+        """The protocol layer of one connection (WebRTC adds the output audio buffer's events)."""
+        if self._transport_name == "webrtc":
+            playout = PlayoutTracker(self, drain_timeout=self._webrtc.drain_timeout)
+            return WebRtcEventHandler(self, self._dialect, playout=playout)
+        return ServerEventHandler(self, self._dialect, output_rate=self.wire_sample_rate)
+
     def _make_transport(self, handler: ServerEventHandler) -> RealtimeTransport:
         assert self._api_key is not None
+        if self._transport_name == "webrtc":
+            from .webrtc import WebRtcRealtimeTransport  # lazy: aiortc loads only for WebRTC sessions
+
+            assert isinstance(handler, WebRtcEventHandler)
+            calls = CallsClient(
+                self._calls_url,
+                self._api_key,
+                ca_file=self._ca_file,
+                organization=self._organization,
+                project=self._project,
+                timeout=self._connect_timeout,
+            )
+            return WebRtcRealtimeTransport(
+                self,
+                handler=handler,
+                calls=calls,
+                session_config=None if calls.ephemeral else self.build_session(),
+                options=self._webrtc,
+            )
         headers = {"Authorization": f"Bearer {self._api_key.get_secret_value()}"}
         if self._organization:
             headers["OpenAI-Organization"] = self._organization
@@ -335,8 +391,9 @@ class OpenAIRealtime(Realtime):
         try:
             await transport.send_audio(pcm)
         except ConnectionFailedError:
-            # The receive loop reports the loss and core reconnects; this chunk is gone either way.
-            log.debug("openai: audio chunk dropped, the connection is closing")
+            # The receive loop reports the loss and core reconnects; what the transport could not send
+            # it handed back to core (Realtime._unsent_audio), which replays it on the new connection.
+            log.debug("openai: audio not sent, the connection is closing")
             return
         self._uncommitted_ms += pcm.duration_ms
 
@@ -376,13 +433,31 @@ class OpenAIRealtime(Realtime):
         await self._request_response()
 
     async def _send_video_frame(self, frame: VideoFrameJpeg) -> None:
-        item = p.image_item(frame.data, frame.mime_type, detail=self._image_detail)
+        data = frame.data
+        limit = getattr(self._transport, "max_message_size", 0)
+        budget = (limit - 1024) * 3 // 4  # base64 grows it by a third; the event around it is small
+        if limit and len(data) > budget:
+            # a data channel message has a size limit (the server's SDP says which): re-encode smaller
+            caps = self.capabilities
+            shrunk = await asyncio.to_thread(
+                shrink_jpeg, data, budget, max_width=caps.video_max_width, max_height=caps.video_max_height
+            )
+            if shrunk is None:
+                raise ProtocolError(
+                    f"a {len(data)}-byte video frame does not fit the data channel's {limit}-byte messages; "
+                    "lower video resolution",
+                    provider=self.provider_name,
+                )
+            data = shrunk
+        item = p.image_item(data, frame.mime_type, detail=self._image_detail)
         await self._send(p.item_create(item, self._ids.next()))
 
     # ------------------------------------------------------------------ interruption
     def _barge_in_if_playing(self) -> None:
         """The server heard the user start talking: interrupt if the agent is (still) being heard."""
-        if self.responding or self._playback_tail() is not None:
+        handler = self._handler
+        playing = isinstance(handler, WebRtcEventHandler) and handler.playout.active
+        if self.responding or playing or self._playback_tail() is not None:
             self._handle_barge_in()
 
     def _playback_tail(self) -> tuple[str, float, float] | None:
@@ -407,6 +482,9 @@ class OpenAIRealtime(Realtime):
         handler = self._handler
         if handler is None:
             return
+        if isinstance(handler, WebRtcEventHandler):
+            await self._interrupt_webrtc(info, handler)
+            return
         rid, heard, received = info.response_id, info.heard_ms, info.received_ms
         if rid is None:
             tail = self._playback_tail()
@@ -424,6 +502,19 @@ class OpenAIRealtime(Realtime):
             self._truncated.clear()
         end_ms = int(min(heard, received if received is not None else heard))  # floor: never past the audio
         await self._send(p.item_truncate(item_id, end_ms, self._ids.next()))
+
+    async def _interrupt_webrtc(self, info: InterruptInfo, handler: WebRtcEventHandler) -> None:
+        """WebRTC: the server plays the audio and knows what was heard. Stop attributing the track's audio
+        (what is still in flight is stale); on a local interrupt cancel the generation and have the server
+        clear its output buffer, which also truncates the item at what was played. On a server barge-in
+        the server already did both."""
+        cut = handler.playout.cut()
+        if info.source != "local":
+            return
+        if handler.active_response is not None:
+            await self._send(p.response_cancel(handler.active_response, self._ids.next()))
+        if cut is not None:  # the server is still playing (or about to play) it
+            await self._send(p.output_audio_buffer_clear(self._ids.next()))
 
 
 def _realtime_url(base_url: str, model: str) -> str:

@@ -14,9 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from websockets.exceptions import ConnectionClosed
-
-from realtime_core import ConnectionFailedError, PcmData
+from realtime_core import ConnectionFailedError, PcmData, SessionState
 from realtime_core.transport import CloseClassifier, WebSocketTransport
 
 from .protocol import append_audio_frame
@@ -88,6 +86,7 @@ class WebSocketRealtimeTransport:
         max_frame_size: int | None = 64 * 1024 * 1024,
     ) -> None:
         self._session = session
+        self._rate = sample_rate
         self._ws = WebSocketTransport(session, classify=classify)
         self._url = url
         self._headers = dict(headers)
@@ -150,29 +149,26 @@ class WebSocketRealtimeTransport:
 
     async def _send_pieces(self, data: memoryview) -> None:
         step = self._max_bytes
-        if data.nbytes <= step:
-            await self._send_raw(append_audio_frame(data))
-            return
         for start in range(0, data.nbytes, step):
-            await self._send_raw(append_audio_frame(data[start : start + step]))
+            try:
+                # bytes sent as a text frame: no str round trip
+                await self._ws.send_utf8(append_audio_frame(data[start : start + step]))
+            except ConnectionFailedError:
+                self._hand_back(data[start:])
+                raise
 
-    async def _send_raw(self, frame: bytes) -> None:
-        ws = self._ws.ws
-        if ws is None:
-            raise ConnectionFailedError("not connected", provider="openai")
-        try:
-            await ws.send(frame, text=True)  # bytes sent as a text frame: no str round trip
-        except ConnectionClosed as exc:
-            raise ConnectionFailedError(
-                f"the connection closed while sending audio (code {exc.rcvd.code if exc.rcvd else None})",
-                provider="openai",
-            ) from None
+    def _hand_back(self, data: memoryview | bytearray) -> None:
+        """Audio this connection could not send goes back to core: replayed after the reconnection."""
+        if data:
+            self._session._unsent_audio(PcmData.from_bytes(bytes(data), self._rate))  # pyright: ignore[reportPrivateUsage]
 
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._pending = bytearray()
+        pending, self._pending = self._pending, bytearray()
+        if self._session.state is SessionState.RECONNECTING:
+            self._hand_back(pending)  # the coalescing buffer of a connection being replaced
         await self._ws.close()
 
     @property

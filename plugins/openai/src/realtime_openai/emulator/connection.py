@@ -232,11 +232,15 @@ class EmulatedConnection:
             data = data[:-1]
         if not data:
             return
-        pcm = PcmData.from_bytes(data, self._rate)
+        await self.feed_audio(PcmData.from_bytes(data, self._rate))
+
+    async def feed_audio(self, pcm: PcmData) -> None:
+        """User audio from any transport (``input_audio_buffer.append``, a WebRTC track), mono at the input
+        rate: into the input buffer, onto the audio clock, through the VAD."""
         ms = pcm.duration_ms
         self.emu.audio_received_ms += ms
         self._clock_ms += ms
-        self._buffer += data
+        self._buffer += pcm.samples.tobytes()
         if self._vad is not None:
             for vad_event in self._vad.process(pcm):
                 await self._on_vad(vad_event)

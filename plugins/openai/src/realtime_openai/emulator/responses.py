@@ -162,7 +162,8 @@ class ResponseRun:
             prev = conn.conversation.insert(item)
             await conn.send({"type": d.item_added, "previous_item_id": prev, "item": dict(data)})
         part_type = conn.emu.part_type(audio_mode)
-        empty_part = {"type": part_type, "transcript": ""} if audio_mode else {"type": part_type, "text": ""}
+        text_key = d.audio_part_text_key if audio_mode else "text"  # DashScope: "text" for audio parts too
+        empty_part = {"type": part_type, text_key: ""}
         await conn.send({"type": "response.content_part.added", **ids, "part": empty_part})
         if audio_mode:
             conn.started_audio(self.id)
@@ -204,10 +205,14 @@ class ResponseRun:
         text = "".join(sent_text) if self.cancelled else self.reply.text
         self._text_chars += len(text)
         if audio_mode:
-            await conn.send({"type": d.audio_done, **ids})
-            await conn.send({"type": d.transcript_done, **ids, "transcript": text})
-            part = {"type": part_type, "transcript": text}
-            content = {"type": d.assistant_audio_content, "transcript": text}
+            if d.transcript_done_first:
+                await conn.send({"type": d.transcript_done, **ids, "transcript": text})
+                await conn.send({"type": d.audio_done, **ids})
+            else:
+                await conn.send({"type": d.audio_done, **ids})
+                await conn.send({"type": d.transcript_done, **ids, "transcript": text})
+            part = {"type": part_type, text_key: text}
+            content = {"type": d.assistant_audio_content, text_key: text}
         else:
             await conn.send({"type": d.text_done, **ids, "text": text})
             part = {"type": part_type, "text": text}

@@ -4,7 +4,10 @@ Routes (like ``api.openai.com``):
 
 * ``GET /v1/realtime?model=...`` — the WebSocket (Bearer key, or the browser subprotocols
   ``realtime`` + ``openai-insecure-api-key.<key>``; ephemeral ``ek_`` secrets accepted);
-* ``POST /v1/realtime/client_secrets`` — mints ``ek_`` secrets bound to a session configuration.
+* ``POST /v1/realtime/client_secrets`` — mints ``ek_`` secrets bound to a session configuration;
+* ``POST /v1/realtime/calls`` — WebRTC: the SDP offer (raw with an ``ek_`` key, or multipart ``sdp`` +
+  ``session``) answered by an aiortc peer on loopback (see :mod:`realtime_openai.emulator.webrtc`), and
+  ``POST /v1/realtime/calls/{call_id}/hangup``.
 
 Open points of the protocol notes are constructor switches rather than baked-in guesses (see
 :class:`OpenAIEmulator`). Every server event sent is kept in :attr:`OpenAIEmulator.server_events` (for
@@ -13,10 +16,13 @@ fidelity checks against the official SDK's models), every client event in ``rece
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 import time
 from collections import deque
-from typing import Any, ClassVar, Literal
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from aiohttp import web
 
@@ -30,6 +36,9 @@ from ..protocol import new_id
 from .connection import EmulatedConnection
 from .schema import GaSessionSchema
 from .wire import RequestError
+
+if TYPE_CHECKING:
+    from .webrtc import RtcConnection
 
 __all__ = ["TEST_API_KEY", "OpenAIEmulator"]
 
@@ -65,6 +74,14 @@ class OpenAIEmulator(WebEmulator):
     :param model_change: ``"reject"`` or ``"accept"`` a ``session.update`` naming another model.
     :param obfuscation: add ``obfuscation`` strings to transcript deltas (as the real server does).
     :param commit_error_delay_ms: delay before ``input_audio_buffer_commit_empty`` (observed ~150 ms).
+    :param webrtc_playout_speed: how much faster than real time reply audio plays out on a WebRTC call's
+        track (1.0, as a real peer; tests speed it up: the protocol does not care, the client attributes
+        frames by the data channel's ``output_audio_buffer.*`` events).
+    :param webrtc_truncated_event: whether the server-side truncation of a WebRTC barge-in also sends
+        ``conversation.item.truncated`` (unverified).
+    :param webrtc_ice_failure: answer calls but never complete ICE (for tests of connection failures).
+    :param webrtc_max_message_size: the data channel message limit the answer advertises (default:
+        aiortc's 262144; the real server's is unknown, and clients must respect whatever it says).
     :param dialect: the event names (GA by default).
     :param schema: the session rules (:class:`GaSessionSchema` by default). ``dialect``, ``schema``,
         :attr:`ws_path` and :attr:`input_sample_rate` are where a variant of the protocol (the beta names
@@ -100,6 +117,10 @@ class OpenAIEmulator(WebEmulator):
         model_change: Literal["reject", "accept"] = "reject",
         obfuscation: bool = True,
         commit_error_delay_ms: float = 0.0,
+        webrtc_playout_speed: float = 1.0,
+        webrtc_truncated_event: bool = True,
+        webrtc_ice_failure: bool = False,
+        webrtc_max_message_size: int | None = None,
         dialect: Dialect = GA,
         schema: GaSessionSchema | None = None,
     ) -> None:
@@ -116,6 +137,8 @@ class OpenAIEmulator(WebEmulator):
                 raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}")
         if max_session_seconds <= 0:
             raise ConfigurationError("max_session_seconds must be positive")
+        if not 0 < webrtc_playout_speed <= 100:
+            raise ConfigurationError("webrtc_playout_speed must be in (0, 100]")
         self.api_key = api_key
         self.model = model
         self.max_session_seconds = float(max_session_seconds)
@@ -128,12 +151,18 @@ class OpenAIEmulator(WebEmulator):
         self.truncate_error_code = truncate_error_code
         self.obfuscation = obfuscation
         self.commit_error_delay_ms = float(commit_error_delay_ms)
+        self.webrtc_playout_speed = float(webrtc_playout_speed)
+        self.webrtc_truncated_event = webrtc_truncated_event
+        self.webrtc_ice_failure = webrtc_ice_failure
+        self.webrtc_max_message_size = webrtc_max_message_size
         self.dialect = dialect
         self.schema = schema or GaSessionSchema(server_vad_silence_ms=server_vad_silence_ms, model_change=model_change)
         self.server_events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=log_limit)
         """``(connection, event)`` for every server event sent, oldest first."""
         self.responses_total = 0
         self._live: dict[int, EmulatedConnection] = {}
+        self._calls_by_id: dict[str, RtcConnection] = {}
+        self._call_tasks: set[asyncio.Task[Any]] = set()
         self._secrets: dict[str, tuple[float, dict[str, Any]]] = {}
         self._texts: dict[str, int] = {}
         self._calls: dict[str, int] = {}
@@ -151,6 +180,24 @@ class OpenAIEmulator(WebEmulator):
     def setup_routes(self, app: web.Application) -> None:
         app.router.add_get(self.ws_path, self._websocket)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secrets)
+        app.router.add_post("/v1/realtime/calls", self._rtc_call)
+        app.router.add_post("/v1/realtime/calls/{call_id}/hangup", self._rtc_hangup)
+
+    async def _shutdown(self) -> None:
+        calls = list(self._calls_by_id.values())
+        for conn in calls:
+            await conn.close(1001, "emulator shutting down")
+        for conn in calls:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await conn.ended.wait()
+            await conn.teardown()
+        tasks = [t for t in self._call_tasks if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await super()._shutdown()
 
     # ------------------------------------------------------------------ test helpers
     def server_events_of(self, connection: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
@@ -178,6 +225,50 @@ class OpenAIEmulator(WebEmulator):
     async def expire(self, connection: int | None = None) -> None:
         """End a connection now as if it hit the session cap."""
         await self.connection(connection).expire()
+
+    async def partition(self, connection: int | None = None) -> None:
+        """WebRTC: the network to a call dies silently (no close, no packet: the client must notice)."""
+        from .webrtc import RtcConnection
+
+        conn = self.connection(connection)
+        if not isinstance(conn, RtcConnection):
+            raise TypeError("partition() applies to WebRTC calls")
+        await conn.partition()
+
+    # ------------------------------------------------------------------ WebRTC calls
+    def call(self, call_id: str) -> RtcConnection | None:
+        """The live WebRTC call with this id (the last segment of its ``Location``)."""
+        return self._calls_by_id.get(call_id)
+
+    @property
+    def calls(self) -> list[RtcConnection]:
+        """Live WebRTC calls, oldest first."""
+        return list(self._calls_by_id.values())
+
+    def spawn_call_task(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._call_tasks.add(task)
+        task.add_done_callback(self._call_tasks.discard)
+        return task
+
+    def call_started(self, conn: RtcConnection) -> None:
+        self._calls_by_id[conn.call_id] = conn
+        self._live[conn.number] = conn
+
+    def call_ended(self, conn: RtcConnection) -> None:
+        self._calls_by_id.pop(conn.call_id, None)
+        if self._live.get(conn.number) is conn:
+            del self._live[conn.number]
+
+    async def _rtc_call(self, request: web.Request) -> web.StreamResponse:
+        from .webrtc import answer_call  # lazy: aiortc loads on the first call only
+
+        return await answer_call(self, request)
+
+    async def _rtc_hangup(self, request: web.Request) -> web.StreamResponse:
+        from .webrtc import hangup_call
+
+        return await hangup_call(self, request)
 
     # ------------------------------------------------------------------ used by connections
     def log_server_event(self, connection: int, event: dict[str, Any]) -> None:

@@ -1,0 +1,83 @@
+"""Helpers shared by the tests: scenarios, synthetic speech, sending audio, reading the emulator's logs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from realtime_core import EventStream, PcmData, Realtime, RealtimeEvent, ReconnectPolicy
+from realtime_core.emulator import Reply, Scenario, Turn
+from realtime_qwen import QwenRealtime
+from realtime_qwen.emulator import QwenEmulator
+
+EmulatorFactory = Callable[..., Awaitable[QwenEmulator]]
+SessionFactory = Callable[..., QwenRealtime]
+
+USER_TEXT = "What is the weather like today?"
+FAST_RECONNECT = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.3)
+PLUS = "qwen3.5-omni-plus-realtime"
+FLASH35 = "qwen3.5-omni-flash-realtime"
+FLASH3 = "qwen3-omni-flash-realtime"
+TURBO = "qwen-omni-turbo-realtime"
+
+
+def turn(text: str = "Sure, here you go.", *, audio_ms: float | None = 600, **reply: Any) -> Turn:
+    return Turn(on="any", user_transcript=USER_TEXT, reply=Reply(text=text, audio_ms=audio_ms, **reply))
+
+
+def long_turn(seconds: float = 6.0) -> Turn:
+    """A reply streamed slowly enough (40 ms chunks every 40 ms) to be interrupted mid-way."""
+    return turn(
+        "This answer goes on and on so that it can be cut off.", audio_ms=seconds * 1000, chunk_ms=40, chunk_interval_ms=40
+    )
+
+
+def scenario(*turns: Turn, **kwargs: Any) -> Scenario:
+    return Scenario(name="test", turns=list(turns), **kwargs)
+
+
+def speech(ms: float, rate: int = 16000) -> PcmData:
+    """A loud tone the emulator's energy VAD hears as speech."""
+    return PcmData.tone(ms, rate, frequency=220.0, amplitude=0.3)
+
+
+async def send(session: Realtime, pcm: PcmData, chunk_ms: float = 20) -> None:
+    """Stream ``pcm`` in mic-sized chunks, faster than real time (the emulator's VAD runs on the audio clock)."""
+    for chunk in pcm.chunks(chunk_ms):
+        await session.simple_audio_response(chunk)
+        await asyncio.sleep(0)
+
+
+async def speak(session: Realtime, speech_ms: float = 800, silence_ms: float = 1000, rate: int = 16000) -> None:
+    await send(session, speech(speech_ms, rate))
+    if silence_ms:
+        await send(session, PcmData.silence(silence_ms, rate))
+
+
+def client_events(emu: QwenEmulator, kind: str | None = None, connection: int | None = None) -> list[dict[str, Any]]:
+    """Client events the emulator received (facts excluded), optionally of one type."""
+    return [
+        m.payload
+        for m in emu.received
+        if not m.kind.startswith("fact:")
+        and (kind is None or m.kind == kind)
+        and (connection is None or m.connection == connection)
+    ]
+
+
+def server_types(emu: QwenEmulator, connection: int | None = None) -> list[str]:
+    return [e["type"] for e in emu.server_events_of(connection)]
+
+
+async def collect_until(
+    events: EventStream, stop: Callable[[RealtimeEvent], bool], timeout: float = 10
+) -> list[RealtimeEvent]:
+    """Events from ``events`` up to and including the first one ``stop`` accepts."""
+    seen: list[RealtimeEvent] = []
+    async with asyncio.timeout(timeout):
+        async for event in events:
+            seen.append(event)
+            if stop(event):
+                return seen
+    return seen
