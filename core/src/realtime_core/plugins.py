@@ -112,7 +112,8 @@ class PluginInfo:
 class _Registry:
     def __init__(self) -> None:
         self.pm: pluggy.PluginManager | None = None
-        self.failures: list[PluginLoadFailure] = []
+        self.failures: list[PluginLoadFailure] = []  # import failures (entry points load once)
+        self.register_failures: list[PluginLoadFailure] = []  # recomputed with the provider list
         self.dists: dict[str, tuple[str | None, str | None]] = {}
         self.generation = 0
         self._providers: dict[str, ProviderSpec] | None = None
@@ -156,6 +157,7 @@ class _Registry:
         if self._providers is not None:
             return self._providers
         found: dict[str, ProviderSpec] = {}
+        self.register_failures = []
         for impl in pm.hook.realtime_register_providers.get_hookimpls():
             plugin_name = pm.get_name(impl.plugin) or repr(impl.plugin)
             dist, version = self.dists.get(plugin_name, (None, None))
@@ -177,7 +179,7 @@ class _Registry:
                 impl.function(register=register)
             except Exception as exc:
                 failure = PluginLoadFailure(plugin_name, dist, f"{type(exc).__name__}: {exc}")
-                self.failures.append(failure)
+                self.register_failures.append(failure)
                 log.warning("realtime plugin %s failed to register providers: %s", plugin_name, failure.error)
         self._providers = found
         return found
@@ -235,7 +237,7 @@ def reset_plugins() -> None:
 def plugin_errors() -> list[PluginLoadFailure]:
     """Plugins that failed to import or register, with the error text."""
     _registry.providers()
-    return list(_registry.failures)
+    return [*_registry.failures, *_registry.register_failures]
 
 
 def list_plugins() -> list[PluginInfo]:
@@ -264,7 +266,7 @@ def get_provider(name: str) -> ProviderSpec:
     if spec is None:
         installed = ", ".join(sorted(found)) or "none"
         msg = f"unknown realtime provider {name!r}; installed providers: {installed}"
-        failures = [str(f) for f in _registry.failures]
+        failures = [str(f) for f in (*_registry.failures, *_registry.register_failures)]
         if failures:
             msg += "; failed to load: " + "; ".join(failures)
         msg += f". Install one with: pip install realtime-{name}" if isinstance(name, str) and name else ""  # pyright: ignore[reportUnnecessaryIsInstance]

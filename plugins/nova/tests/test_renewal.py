@@ -120,6 +120,8 @@ async def test_repeated_renewals_over_a_long_conversation(
         await rec.wait_for(RealtimeReconnectedEvent, count=n)
         await speak(session, speech_ms=300, silence_ms=600)
         await rec.wait_for(RealtimeAudioOutputDoneEvent, count=n)
+    # the final transcript of the last reply may follow its audio-done event
+    await rec.wait_for(RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final", count=3)
     assert not rec.of(RealtimeDisconnectedEvent)
     assert not emulator.messages("emulator.stream_limit") and not emulator.violations
     assert len(session.history) >= 6

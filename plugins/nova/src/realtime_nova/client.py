@@ -422,6 +422,7 @@ class NovaStream:
         self._duplex = duplex
         self._publisher = duplex.input_stream
         self._receiver: Any = None
+        self._pending_receive: asyncio.Future[Any] | None = None
         self.input_closed = False
 
     async def send(self, payload: bytes) -> None:
@@ -451,12 +452,23 @@ class NovaStream:
         if receiver is None:
             await self.await_output()
             receiver = self._receiver
+        pending = self._pending_receive
+        if pending is None:
+            # awscrt completes the chunk futures from its native thread and raises (unraisably) if they
+            # were cancelled, so never cancel a receive in flight: shield it; it ends with the stream
+            pending = self._pending_receive = asyncio.ensure_future(receiver.receive())
+            pending.add_done_callback(_consume)
         try:
-            event = await receiver.receive()
+            event = await asyncio.shield(pending)
+        except asyncio.CancelledError:
+            raise
         except self._sdk.in_stream_errors as exc:
             raise StreamFault(map_error(exc)) from None
         except Exception as exc:
             raise map_error(exc) from None
+        finally:
+            if pending.done():
+                self._pending_receive = None
         if event is None:
             return None
         if isinstance(event, self._sdk.OutputChunk):
@@ -500,3 +512,9 @@ class NovaStream:
                 await result
         except Exception as exc:
             log.debug("dropping the Nova request body: %r", exc)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    # a receive nobody waits for any more (the session moved on) must not log "exception never retrieved"
+    if not future.cancelled():
+        future.exception()
