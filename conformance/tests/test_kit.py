@@ -158,3 +158,40 @@ def test_init_refuses_bad_names(tmp_path: Path) -> None:
         render_plugin("Bad-Name", tmp_path)
     with pytest.raises(ValueError):
         render_plugin("class", tmp_path)
+
+
+def test_live_mode_without_a_key_skips_with_a_clear_reason(tmp_path: Path) -> None:
+    (tmp_path / "test_live.py").write_text(
+        textwrap.dedent(
+            """\
+            import pytest
+            from realtime_conformance import ConformanceSuite, ProviderFixtures
+            from realtime_conformance.reference import plugin
+            from realtime_core import register_plugin, unregister_plugin
+
+
+            @pytest.fixture(scope="module", autouse=True)
+            def reference():
+                name = register_plugin(plugin, name="reference-live")
+                yield
+                unregister_plugin(name)
+
+
+            class TestLive(ConformanceSuite, ProviderFixtures):
+                provider = "reference"
+            """
+        )
+    )
+    report = tmp_path / "live.json"
+    env = {k: v for k, v in os.environ.items() if k != "REFERENCE_API_KEY"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path), "-c", str(_ini(tmp_path)), "-p", "no:cacheprovider",
+         "-p", "no:xdist", "-q", "--realtime-live", "--realtime-report", str(report), "-k", "connected_first or context_manager or call_runs"],
+        capture_output=True, check=False, text=True, timeout=300, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    (rep,) = load_reports([report])
+    assert rep.mode == "live"
+    assert {r.outcome for r in rep.results} == {"skipped"}
+    reasons = {r.reason for r in rep.results}
+    assert any("REFERENCE_API_KEY" in r for r in reasons) and any("needs the emulator" in r for r in reasons)
