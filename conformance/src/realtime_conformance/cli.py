@@ -73,7 +73,9 @@ def run_suite(
         (root / "pytest.ini").write_text(
             "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
         )
-        args = [str(root), "-c", str(root / "pytest.ini"), "--rootdir", str(root), "-p", "no:cacheprovider", "-q"]
+        args = [str(root), "-c", str(root / "pytest.ini"), "--rootdir", str(root), "-p", "no:cacheprovider", "-q",
+                # this process already imported the kit (and pytest-asyncio), so pytest cannot rewrite them
+                "-W", "ignore::pytest.PytestAssertRewriteWarning"]
         if report:
             args += ["--realtime-report", str(Path(report).resolve())]
         if markdown:
