@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from realtime_core import PcmData, Realtime, RealtimeEvent
 from realtime_core.demo import bundled_speech
 from realtime_core.emulator import EmulatorServer
+from realtime_core.testing import EventRecorder
 
 __all__ = ["Harness"]
 
@@ -25,7 +26,6 @@ class Harness:
 
     :ivar emulator: the provider's emulator (None in live mode).
     :ivar session: the session (not connected until :meth:`connect`).
-    :ivar events: every event delivered to the app so far, in order.
     """
 
     def __init__(
@@ -35,27 +35,22 @@ class Harness:
         self.emulator = emulator
         self.timeout = timeout
         self.live = live
-        self.events: list[RealtimeEvent] = []
         self.sent: list[PcmData] = []
-        self._cond = asyncio.Condition()
-        self._stream = session.events(maxsize=1_000_000)
-        self._recorder: asyncio.Task[None] | None = asyncio.create_task(self._record(), name="conformance-recorder")
-        self.ended = asyncio.Event()
+        self._recorder = EventRecorder(session, timeout=timeout)
 
     @property
     def caps(self) -> Any:
         return self.session.capabilities
 
-    async def _record(self) -> None:
-        try:
-            async for event in self._stream:
-                async with self._cond:
-                    self.events.append(event)
-                    self._cond.notify_all()
-        finally:
-            self.ended.set()
-            async with self._cond:
-                self._cond.notify_all()
+    @property
+    def events(self) -> list[RealtimeEvent]:
+        """Every event delivered to the app so far, in order."""
+        return self._recorder.events
+
+    @property
+    def ended(self) -> asyncio.Event:
+        """Set once the session's event stream has ended."""
+        return self._recorder.ended
 
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> None:
@@ -64,33 +59,26 @@ class Harness:
     async def close(self) -> None:
         await self.session.close()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.ended.wait(), self.timeout)
+            await self._recorder.wait_ended(self.timeout)
 
     async def aclose(self) -> None:
         """Tear everything down (used by the fixture; safe to call twice)."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.session.close(), self.timeout)
-        if self._recorder is not None:
-            self._recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recorder
-            self._recorder = None
+        await self._recorder.aclose()
         if self.emulator is not None:
             await self.emulator.stop()
 
     # ------------------------------------------------------------------ events
     def mark(self) -> int:
         """The index of the next event (use as ``after=`` to look only at later events)."""
-        return len(self.events)
+        return self._recorder.mark()
 
     def of(self, cls: type[E], predicate: Callable[[E], bool] | None = None, *, after: int = 0) -> list[E]:
-        return [e for e in self.events[after:] if isinstance(e, cls) and (predicate is None or predicate(e))]
+        return self._recorder.of(cls, predicate, after=after)
 
     def index_of(self, event: RealtimeEvent) -> int:
-        for i, e in enumerate(self.events):
-            if e is event:
-                return i
-        raise ValueError("event not recorded")
+        return self._recorder.index_of(event)
 
     async def wait_for(
         self,
@@ -103,23 +91,7 @@ class Harness:
     ) -> E:
         """Wait until ``count`` events of ``cls`` (matching ``predicate``) arrived after index ``after``;
         return the last of them. Raises ``TimeoutError`` naming what was missing."""
-
-        def found() -> list[E]:
-            return self.of(cls, predicate, after=after)
-
-        try:
-            async with asyncio.timeout(timeout or self.timeout):
-                async with self._cond:
-                    await self._cond.wait_for(lambda: len(found()) >= count or self.ended.is_set())
-        except TimeoutError:
-            raise TimeoutError(
-                f"timed out waiting for {count} x {cls.__name__}; got {len(found())}. "
-                f"Last events: {[e.type for e in self.events[-8:]]}"
-            ) from None
-        hits = found()
-        if len(hits) < count:
-            raise TimeoutError(f"the session ended before {count} x {cls.__name__} arrived (got {len(hits)})")
-        return hits[count - 1]
+        return await self._recorder.wait_for(cls, predicate, after=after, count=count, timeout=timeout or self.timeout)
 
     # ------------------------------------------------------------------ input
     async def speak(self, speech_ms: float = 900, *, silence_ms: float = 1200) -> None:

@@ -10,6 +10,14 @@ plugins over real sockets and real protocols.
     async with session:
         await session.simple_response("Hello")
         ...
+
+:class:`EventRecorder` records every event a session delivers, in order, and waits on them without sleeps.
+It works on any session (a fake, a provider pointed at its emulator, or the real service)::
+
+    async with EventRecorder(session) as rec:
+        await session.simple_response("Hello")
+        done = await rec.wait_for(RealtimeAudioOutputDoneEvent)
+        assert rec.of(RealtimeAudioOutputEvent, lambda e: e.response_id == done.response_id)
 """
 
 from __future__ import annotations
@@ -17,8 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from .audio import PcmData
 from .capabilities import Capabilities
@@ -26,14 +35,16 @@ from .emulator.engine import PlannedReply, PlannedTurn, ScenarioPlayer
 from .emulator.scenario import Reply, Scenario
 from .emulator.vad import EnergyVad
 from .errors import ConnectionFailedError
+from .events import RealtimeEvent
 from .reconnect import ReconnectContext
 from .session import InterruptInfo, Realtime
 from .tools import ToolCall, ToolResult
 from .video import VideoFrameJpeg
 
-__all__ = ["FakeProviderLog", "FakeRealtime"]
+__all__ = ["EventRecorder", "FakeProviderLog", "FakeRealtime"]
 
 _ids = itertools.count(1)
+E = TypeVar("E", bound=RealtimeEvent)
 
 
 @dataclass
@@ -236,3 +247,239 @@ class FakeRealtime(Realtime):
             self._start_tool_calls(
                 [ToolCall(c.call_id, c.name, c.arguments, response_id=rid) for c in reply.tool_calls]
             )
+
+
+# ====================================================================== event recorder
+def _describe(
+    kinds: type[Any] | tuple[type[Any], ...], predicate: Callable[[Any], bool] | None, count: int, start: int
+) -> str:
+    """What a wait is for, as a timeout message names it: ``2 x RealtimeAudioOutputEvent matching f after event #3``."""
+    classes = kinds if isinstance(kinds, tuple) else (kinds,)
+    what = f"{count} x {' | '.join(c.__name__ for c in classes)}"
+    if predicate is not None:
+        what += f" matching {getattr(predicate, '__qualname__', repr(predicate))}"
+    if start:
+        what += f" after event #{start}"
+    return what
+
+
+class EventRecorder:
+    """Every event a session delivers, from now on, in order, with waits on them (no sleeps needed).
+
+    Creating one (inside a running event loop) starts a task that consumes a :meth:`Realtime.events`
+    stream of ``session`` into :attr:`events`. Waits look at the whole recording, so an event that arrived
+    before you started waiting is found too; use :meth:`mark` (or an event) as ``after=`` to look only at
+    what came later::
+
+        rec = EventRecorder(session)
+        await session.connect()
+        await session.simple_response("Hello")
+        first = await rec.wait_for(RealtimeAudioOutputEvent)
+        mark = rec.mark()
+        await session.interrupt()
+        cut = await rec.wait_for(RealtimeInterruptedEvent, after=mark)
+        assert not rec.of(RealtimeAudioOutputEvent, lambda e: e.response_id == first.response_id, after=cut)
+        await rec.aclose()
+
+    The recording ends by itself when the session's events end (its final disconnect, or ``close()``);
+    :meth:`aclose` (or ``async with``) stops it earlier. Like any consumer it sees the session's event
+    policy: output events of an interrupted response that had not been recorded yet are never delivered.
+
+    :param session: the session to record (connected or not).
+    :param timeout: default seconds for :meth:`wait_for`, :meth:`collect_until` and :meth:`wait_ended`.
+    :param types: record only these event classes (default: all).
+    :param maxsize: the stream's bound (see :mod:`realtime_core.stream`); the default is large enough that a
+        recorder never drops events in practice.
+    :ivar events: the recorded events, in delivery order (the live list: do not modify it).
+    :ivar ended: set once the session's event stream has ended and every event is recorded.
+    """
+
+    def __init__(
+        self,
+        session: Realtime,
+        *,
+        timeout: float = 10.0,
+        types: Iterable[type[RealtimeEvent]] | None = None,
+        maxsize: int = 1_000_000,
+    ) -> None:
+        self.session = session
+        self.timeout = timeout
+        self.events: list[RealtimeEvent] = []
+        self.ended = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._stream = session.events(maxsize=maxsize, types=types)
+        self._task = asyncio.get_running_loop().create_task(self._record(), name="realtime-event-recorder")
+
+    async def _record(self) -> None:
+        try:
+            async for event in self._stream:
+                self.events.append(event)
+                self._wake()
+        finally:
+            self.ended.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _changed(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
+
+    # ------------------------------------------------------------------ reading the recording
+    @property
+    def dropped(self) -> int:
+        """Events the stream had to drop because the recorder fell behind (see :mod:`realtime_core.stream`)."""
+        return self._stream.dropped
+
+    def mark(self) -> int:
+        """The index the next event will get: pass it as ``after=`` to look only at later events."""
+        return len(self.events)
+
+    def index_of(self, event: RealtimeEvent) -> int:
+        """The position of ``event`` (this very object) in :attr:`events`; ``ValueError`` if not recorded."""
+        events = self.events
+        for i in range(len(events) - 1, -1, -1):
+            if events[i] is event:
+                return i
+        raise ValueError(f"{event.type} event not recorded")
+
+    def _start(self, after: int | RealtimeEvent) -> int:
+        if isinstance(after, RealtimeEvent):
+            return self.index_of(after) + 1
+        if after < 0:
+            raise ValueError("after must be an index >= 0 or a recorded event")
+        return after
+
+    def of(
+        self,
+        cls: type[E] | tuple[type[E], ...],
+        predicate: Callable[[E], bool] | None = None,
+        *,
+        after: int | RealtimeEvent = 0,
+    ) -> list[E]:
+        """The recorded events of ``cls`` (matching ``predicate``), in order.
+
+        :param after: an index (as from :meth:`mark`): only events from there on; or a recorded event:
+            only the events that came after it.
+        """
+        start = self._start(after)
+        return [e for e in self.events[start:] if isinstance(e, cls) and (predicate is None or predicate(e))]
+
+    # ------------------------------------------------------------------ waiting
+    async def wait_for(
+        self,
+        cls: type[E] | tuple[type[E], ...],
+        predicate: Callable[[E], bool] | None = None,
+        *,
+        count: int = 1,
+        after: int | RealtimeEvent = 0,
+        timeout: float | None = None,
+    ) -> E:
+        """Wait until ``count`` events of ``cls`` (matching ``predicate``) are recorded after ``after`` and
+        return the ``count``-th of them (at once if they already are).
+
+        :param after: an index (as from :meth:`mark`) or a recorded event (look only at what came after it).
+        :param timeout: seconds (default: the recorder's ``timeout``).
+        :raises TimeoutError: if they do not arrive in time, or the session's events end first; the message
+            names what was missing, how many were found and the last events recorded.
+        """
+        index = await self._find(cls, predicate, count=count, start=self._start(after), timeout=timeout)
+        event: Any = self.events[index]
+        return event
+
+    async def collect_until(
+        self,
+        cls: type[RealtimeEvent] | tuple[type[RealtimeEvent], ...],
+        predicate: Callable[[Any], bool] | None = None,
+        *,
+        after: int | RealtimeEvent = 0,
+        timeout: float | None = None,
+    ) -> list[RealtimeEvent]:
+        """Wait for the first event of ``cls`` (matching ``predicate``) after ``after`` and return every event
+        from ``after`` up to and including it (all types, in order). Raises ``TimeoutError`` as
+        :meth:`wait_for` does."""
+        start = self._start(after)
+        index = await self._find(cls, predicate, count=1, start=start, timeout=timeout)
+        return self.events[start : index + 1]
+
+    async def wait_ended(self, timeout: float | None = None) -> list[RealtimeEvent]:
+        """Wait until the session's events ended (after its final disconnect or ``close()``); return them all.
+
+        :raises TimeoutError: if they have not ended within ``timeout`` seconds (default: the recorder's).
+        """
+        limit = self.timeout if timeout is None else timeout
+        try:
+            async with asyncio.timeout(limit):
+                await self.ended.wait()
+        except TimeoutError:
+            raise TimeoutError(
+                f"the session's events did not end within {limit:g} s; {self._tail()}"
+            ) from None
+        return self.events
+
+    async def _find(
+        self,
+        cls: type[Any] | tuple[type[Any], ...],
+        predicate: Callable[[Any], bool] | None,
+        *,
+        count: int,
+        start: int,
+        timeout: float | None,
+    ) -> int:
+        """The index of the ``count``-th match at or after ``start``, once it is recorded."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        limit = self.timeout if timeout is None else timeout
+        events = self.events
+        found = 0
+        scanned = start
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    while scanned < len(events):
+                        event = events[scanned]
+                        scanned += 1
+                        if isinstance(event, cls) and (predicate is None or predicate(event)):
+                            found += 1
+                            if found == count:
+                                return scanned - 1
+                    if self.ended.is_set():
+                        break
+                    await self._changed()
+        except TimeoutError:
+            raise TimeoutError(
+                f"timed out after {limit:g} s waiting for {_describe(cls, predicate, count, start)}; "
+                f"{self._tail(found)}"
+            ) from None
+        raise TimeoutError(
+            f"the session's events ended before {_describe(cls, predicate, count, start)}; {self._tail(found)}"
+        )
+
+    def _tail(self, found: int | None = None, last: int = 10) -> str:
+        recent = ", ".join(e.type for e in self.events[-last:]) or "none"
+        head = f"found {found} among " if found is not None else ""
+        return f"{head}{len(self.events)} recorded events; the last: {recent}"
+
+    # ------------------------------------------------------------------ lifecycle
+    async def aclose(self) -> None:
+        """Stop recording: events already delivered to the recorder are kept; later ones are not recorded.
+        Safe to call more than once."""
+        self._stream.end()
+        if self._task is not asyncio.current_task():
+            await asyncio.shield(self._task)
+        self._stream.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        state = "ended" if self.ended.is_set() else "recording"
+        return f"<EventRecorder {state} events={len(self.events)} session={self.session!r}>"

@@ -6,12 +6,14 @@ these numbers are for comparing changes (a session's audio path should cost a fe
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
 
 from realtime_core import PcmData
 from realtime_gemini import GeminiRealtime
+from realtime_gemini.emulator import GeminiEmulator
 from realtime_gemini.emulator.schema import fast_audio
 from realtime_gemini.protocol import audio_message
 
@@ -38,6 +40,26 @@ SERVER_FRAME = json.dumps(
 def test_build_input_audio_message(benchmark: Any) -> None:
     message = benchmark(audio_message, CHUNK_IN)
     assert message.startswith(b'{"realtimeInput"')
+
+
+def test_audio_chunk_through_the_session(benchmark: Any) -> None:
+    """One mic chunk through core, the message build, the send and the resumption replay buffer."""
+    loop = asyncio.new_event_loop()
+
+    async def start() -> tuple[GeminiEmulator, GeminiRealtime]:
+        emu = GeminiEmulator()
+        await emu.start()
+        session = GeminiRealtime(**emu.session_options())
+        await session.connect()
+        return emu, session
+
+    emu, session = loop.run_until_complete(start())
+    try:
+        benchmark(lambda: loop.run_until_complete(session.simple_audio_response(CHUNK_IN)))
+    finally:
+        loop.run_until_complete(session.close())
+        loop.run_until_complete(emu.stop())
+        loop.close()
 
 
 def test_handle_output_audio_frame(benchmark: Any) -> None:

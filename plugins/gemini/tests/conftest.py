@@ -1,18 +1,22 @@
-"""Shared helpers: audio to speak, an emulator fixture, event collection without sleeps."""
+"""Shared helpers: audio to speak, an emulator fixture, an event recorder fixture (waits without sleeps)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
-from realtime_core import EventStream, PcmData, RealtimeEvent
+from realtime_core import PcmData, Realtime, RealtimeEvent
+from realtime_core.testing import EventRecorder
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
 RATE = 16000
+RecorderFactory = Callable[[Realtime], Awaitable[EventRecorder]]
 
 
 def speech(ms: float, rate: int = RATE, frequency: float = 300.0) -> PcmData:
@@ -37,24 +41,8 @@ async def send_audio(session: GeminiRealtime, pcm: PcmData, chunk_ms: float = 20
         await asyncio.sleep(0)
 
 
-async def collect_until(
-    stream: EventStream,
-    event_type: type[RealtimeEvent] | tuple[type[RealtimeEvent], ...],
-    predicate: Callable[[Any], bool] | None = None,
-    *,
-    timeout: float = 10.0,
-) -> list[RealtimeEvent]:
-    """Every event up to and including the first ``event_type`` matching ``predicate``."""
-    seen: list[RealtimeEvent] = []
-    async with asyncio.timeout(timeout):
-        async for event in stream:
-            seen.append(event)
-            if isinstance(event, event_type) and (predicate is None or predicate(event)):
-                return seen
-    raise AssertionError(f"the stream ended before {event_type}; saw {[type(e).__name__ for e in seen]}")
-
-
 def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:
+    """The events of ``cls`` in a list of events (such as :meth:`EventRecorder.collect_until` returns)."""
     return [e for e in events if isinstance(e, cls)]
 
 
@@ -62,6 +50,13 @@ def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:
 async def emulator() -> AsyncIterator[GeminiEmulator]:
     async with GeminiEmulator() as emu:
         yield emu
+
+
+@pytest_asyncio.fixture
+async def recorder() -> AsyncIterator[RecorderFactory]:
+    """``rec = await recorder(s)``: an :class:`EventRecorder` of ``s``'s events from now on, closed after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield lambda s: stack.enter_async_context(EventRecorder(s))
 
 
 @pytest.fixture

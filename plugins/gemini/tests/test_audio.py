@@ -24,15 +24,15 @@ from realtime_core.emulator import Reply, Scenario, Turn
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, of, send_audio, speech, utterance
+from .conftest import RecorderFactory, of, send_audio, speech, utterance
 
 
 @pytest.mark.parametrize("profile", ["3.1", "2.5"])
-async def test_spoken_turn_is_echoed_with_one_response_and_one_done(profile: str) -> None:
+async def test_spoken_turn_is_echoed_with_one_response_and_one_done(profile: str, recorder: RecorderFactory) -> None:
     async with GeminiEmulator(profile=profile) as emu, GeminiRealtime(**emu.session_options()) as session:
-        stream = session.events()
+        rec = await recorder(session)
         await send_audio(session, utterance(800, 700))
-        events = await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+        events = await rec.collect_until(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
 
         audio = of(events, RealtimeAudioOutputEvent)
         assert audio, "no audio came back"
@@ -113,10 +113,10 @@ async def test_each_model_turn_gets_its_own_response_id() -> None:
         assert first.response_id != second.response_id
 
 
-async def test_other_output_rates_are_resampled_to_the_declared_24k() -> None:
+async def test_other_output_rates_are_resampled_to_the_declared_24k(recorder: RecorderFactory) -> None:
     """The server says 24 kHz; if a frame ever names another rate, the app still gets 24 kHz."""
     async with GeminiEmulator() as emu, GeminiRealtime(**emu.session_options()) as session:
-        stream = session.events()
+        rec = await recorder(session)
         pcm = PcmData.tone(200, 16000)
         chunk = base64.b64encode(pcm.to_bytes()).decode()
         conn = emu.active[1]
@@ -128,18 +128,18 @@ async def test_other_output_rates_are_resampled_to_the_declared_24k() -> None:
             }
         )
         await conn.send({"serverContent": {"generationComplete": True}})
-        events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+        events = await rec.collect_until(RealtimeAudioOutputDoneEvent)
         out = of(events, RealtimeAudioOutputEvent)
         assert {e.audio_data.sample_rate for e in out} == {24000}
 
 
-async def test_empty_and_unknown_server_messages_are_ignored() -> None:
+async def test_empty_and_unknown_server_messages_are_ignored(recorder: RecorderFactory) -> None:
     scenario = Scenario(turns=[Turn(reply=Reply(text="ok"))])
     async with GeminiEmulator(scenario=scenario) as emu, GeminiRealtime(**emu.session_options()) as session:
-        stream = session.events()
+        rec = await recorder(session)
         conn = emu.active[1]
         for message in ({}, {"serverContent": {}}, {"somethingNew": {"x": 1}}):
             await conn.send_raw(json.dumps(message))
         await session.simple_response("hi")
-        events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+        events = await rec.collect_until(RealtimeAudioOutputDoneEvent)
         assert not [e for e in events if e.type == "realtime.error"]

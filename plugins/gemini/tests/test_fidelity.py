@@ -24,7 +24,7 @@ from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, send_audio, speech, utterance
+from .conftest import RecorderFactory, send_audio, speech, utterance
 
 genai = pytest.importorskip("google.genai")
 from google.genai import _live_converters, types  # noqa: E402
@@ -198,7 +198,7 @@ async def test_official_sdk_spoken_turn_tool_call_and_resumption(tls_emulator: G
     assert check_all_sent(emu) > 10
 
 
-async def test_every_server_message_fits_the_sdk_model() -> None:
+async def test_every_server_message_fits_the_sdk_model(recorder: RecorderFactory) -> None:
     """Drive every kind of server message (both profiles, barge-in, tools, usage, goAway...) and check each."""
     slow = Reply(text="A slow answer.", audio="tone", audio_ms=2000, chunk_ms=100, chunk_interval_ms=20)
     tools = Turn(
@@ -215,13 +215,13 @@ async def test_every_server_message_fits_the_sdk_model() -> None:
         async with GeminiEmulator(scenario=scenario, profile=profile, resumption_update_on_setup=True) as emu:
             session = GeminiRealtime(**emu.session_options(), tools=[get_weather])
             async with session:
-                stream = session.events()
+                rec = await recorder(session)
                 await session.simple_response("talk")
                 await send_audio(session, utterance(500, 600))  # barges in, then is echoed
-                await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+                heard = await rec.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
                 await session.simple_response("weather?")
-                await stream.wait_for(RealtimeToolCallFinishedEvent)
-                await stream.wait_for(RealtimeAudioOutputDoneEvent, lambda e: not e.interrupted)
+                finished = await rec.wait_for(RealtimeToolCallFinishedEvent, after=heard)
+                await rec.wait_for(RealtimeAudioOutputDoneEvent, lambda e: not e.interrupted, after=finished)
                 await emu.go_away_all(time_left=5.0)
                 await emu.wait_for(lambda m: m.kind == "setup" and m.connection == 2)
             kinds = {key for _, m in emu.sent if isinstance(m, dict) for key in m}

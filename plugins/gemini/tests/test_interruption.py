@@ -20,7 +20,7 @@ from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, of, send_audio, speech, utterance
+from .conftest import RecorderFactory, of, send_audio, speech, utterance
 
 SLOW = Reply(text="A long and slow answer.", audio="tone", audio_ms=3000, chunk_ms=100, chunk_interval_ms=30)
 
@@ -29,14 +29,16 @@ def slow_then_echo() -> Scenario:
     return Scenario(turns=[Turn(reply=SLOW)])
 
 
-async def test_speech_over_a_reply_is_a_server_barge_in() -> None:
+async def test_speech_over_a_reply_is_a_server_barge_in(recorder: RecorderFactory) -> None:
     async with GeminiEmulator(scenario=slow_then_echo()) as emu, GeminiRealtime(**emu.session_options()) as session:
-        stream = session.events()
+        rec = await recorder(session)
         await session.simple_response("talk")
-        events = await collect_until(stream, RealtimeAudioOutputEvent)
+        events = await rec.collect_until(RealtimeAudioOutputEvent)
         rid = events[-1].response_id
         await send_audio(session, utterance(500, 700))
-        events += await collect_until(stream, RealtimeAudioOutputDoneEvent, lambda e: e.response_id != rid)
+        events += await rec.collect_until(
+            RealtimeAudioOutputDoneEvent, lambda e: e.response_id != rid, after=events[-1]
+        )
 
         interrupted = of(events, RealtimeInterruptedEvent)
         assert len(interrupted) == 1 and interrupted[0].source == "server" and interrupted[0].response_id == rid
@@ -56,21 +58,22 @@ async def test_speech_over_a_reply_is_a_server_barge_in() -> None:
         assert {"generationComplete": True} not in kinds[:i][-3:]  # no generationComplete for a cut turn
 
 
-async def test_local_interrupt_drops_the_rest_and_tells_the_server_nothing() -> None:
+async def test_local_interrupt_drops_the_rest_and_tells_the_server_nothing(recorder: RecorderFactory) -> None:
     async with GeminiEmulator(scenario=slow_then_echo()) as emu, GeminiRealtime(**emu.session_options()) as session:
         assert emu.interrupt_facts == ()
-        stream = session.events()
+        rec = await recorder(session)
         await session.simple_response("talk")
-        first = await stream.wait_for(RealtimeAudioOutputEvent)
+        first = await rec.wait_for(RealtimeAudioOutputEvent)
         sent_before = {m.kind for m in emu.received}
+        mark = rec.mark()  # what the app receives from the interrupt() call on
         await session.interrupt()
-        events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+        events = await rec.collect_until(RealtimeAudioOutputDoneEvent, after=mark)
         assert events[0].type == "realtime.interrupted" and events[0].source == "local"
         assert events[-1].interrupted and events[-1].response_id == first.response_id
         # the server keeps streaming the reply; none of it is delivered
         await emu.wait_for(lambda m: m.kind == "fact:text_in")
         await session.simple_response("again")
-        later = await collect_until(stream, RealtimeAudioOutputEvent)
+        later = await rec.collect_until(RealtimeAudioOutputEvent, after=events[-1])
         assert all(e.response_id != first.response_id for e in of(later, RealtimeAudioOutputEvent))
         assert {m.kind for m in emu.received} - sent_before <= {
             "realtimeInput.text",
@@ -104,13 +107,13 @@ async def test_barge_in_while_a_tool_runs_cancels_it_and_sends_no_result() -> No
         assert any(isinstance(m, dict) and "toolCallCancellation" in m for m in emu.sent_messages())
 
 
-async def test_manual_activity_maps_to_begin_and_end_user_turn() -> None:
+async def test_manual_activity_maps_to_begin_and_end_user_turn(recorder: RecorderFactory) -> None:
     async with GeminiEmulator() as emu:
         session = GeminiRealtime(**emu.session_options(), manual_activity=True)
         caps = session.capabilities
         assert caps.manual_turns and not caps.server_vad
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             with pytest.raises(ConfigurationError):
                 await session.end_user_turn()  # no turn open
             await session.begin_user_turn()
@@ -118,7 +121,7 @@ async def test_manual_activity_maps_to_begin_and_end_user_turn() -> None:
                 await session.end_user_turn()  # no audio yet: the server would end the session
             await send_audio(session, speech(600))
             await session.end_user_turn()
-            events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+            events = await rec.collect_until(RealtimeAudioOutputDoneEvent)
             assert [e.type for e in events if e.type.startswith("realtime.user_speech_")][:2] == [
                 "realtime.user_speech_started",
                 "realtime.user_speech_stopped",

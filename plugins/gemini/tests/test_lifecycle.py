@@ -26,7 +26,7 @@ from realtime_core import (
 from realtime_gemini import GeminiRealtime, VertexAI
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, of, send_audio, utterance
+from .conftest import RecorderFactory, of, send_audio, utterance
 
 SECRET = "AIzaSyTEST-secret-value-0123456789abcdef"
 
@@ -161,27 +161,27 @@ async def test_vertex_bearer_token_and_resource_name(emulator: GeminiEmulator) -
     assert not emulator.messages("realtimeInput.audioStreamEnd")
 
 
-async def test_text_and_binary_server_frames_both_work() -> None:
+async def test_text_and_binary_server_frames_both_work(recorder: RecorderFactory) -> None:
     for frames in ("binary", "text"):
         async with GeminiEmulator(frames=frames) as emu, GeminiRealtime(**emu.session_options()) as session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("hello")
-            events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+            events = await rec.collect_until(RealtimeAudioOutputDoneEvent)
             assert of(events, RealtimeAudioOutputEvent), frames
 
 
-async def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
+async def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture, recorder: RecorderFactory) -> None:
     caplog.set_level(logging.DEBUG)
     async with GeminiEmulator(api_key=SECRET, scenario=None) as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=ReconnectPolicy(max_attempts=1, initial_delay=0.01))
         assert SECRET not in repr(session) and SECRET not in repr(session.options)
         assert SECRET not in str(session.options.model_dump())
-        stream = session.events()
+        rec = await recorder(session)
         async with session:
             await send_audio(session, utterance())
             await emu.drop_all()  # a lost connection and a reconnect log and emit more
-            events = await collect_until(stream, RealtimeReconnectedEvent)
-        events += [e async for e in stream]
+            await rec.wait_for(RealtimeReconnectedEvent)
+        events = await rec.wait_ended()
         for event in events:
             assert SECRET not in event.model_dump_json()
         for error in of(events, RealtimeErrorEvent):

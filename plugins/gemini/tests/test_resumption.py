@@ -21,7 +21,7 @@ from realtime_core.emulator import Fault, Reply, Scenario, Turn
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, of, send_audio, silence, speech, utterance
+from .conftest import RecorderFactory, of, send_audio, silence, speech, utterance
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05)
 
@@ -36,14 +36,14 @@ def final_agent(events: list) -> list[str]:
     return [e.text for e in of(events, RealtimeAgentSpeechTranscriptionEvent) if e.mode == "final"]
 
 
-async def test_go_away_mid_conversation_resumes_without_losing_audio_or_context() -> None:
+async def test_go_away_mid_conversation_resumes_without_losing_audio_or_context(recorder: RecorderFactory) -> None:
     async with GeminiEmulator() as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             # turn 1 on the first connection
             await send_audio(session, utterance(600, 700))
-            first = await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            first = await rec.collect_until(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
             assert final_agent(first) == ["You spoke for 0.6 seconds."]
 
             # turn 2 starts on the first connection...
@@ -54,7 +54,9 @@ async def test_go_away_mid_conversation_resumes_without_losing_audio_or_context(
             # ...and ends after the switch (sent while reconnecting or after)
             await send_audio(session, PcmData.concat([speech(600), silence(700)]))
 
-            events = await collect_until(stream, RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            events = await rec.collect_until(
+                RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final", after=first[-1]
+            )
             reconnected = of(events, RealtimeReconnectedEvent)
             assert len(reconnected) == 1
             assert reconnected[0].planned and reconnected[0].reason == "go_away"
@@ -76,16 +78,16 @@ async def test_go_away_mid_conversation_resumes_without_losing_audio_or_context(
         assert setup2["sessionResumption"]["handle"].startswith("emu-")
 
 
-async def test_go_away_during_a_reply_waits_for_the_turn_to_finish() -> None:
+async def test_go_away_during_a_reply_waits_for_the_turn_to_finish(recorder: RecorderFactory) -> None:
     reply = Reply(text="A long answer.", audio="tone", audio_ms=1200, chunk_ms=100, chunk_interval_ms=40)
     async with GeminiEmulator(scenario=Scenario(turns=[Turn(reply=reply)])) as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("tell me something long")
-            events = await collect_until(stream, RealtimeAudioOutputEvent)  # the reply is streaming
+            events = await rec.collect_until(RealtimeAudioOutputEvent)  # the reply is streaming
             await emu.go_away_all(time_left=10.0)
-            events += await collect_until(stream, RealtimeReconnectedEvent)
+            events += await rec.collect_until(RealtimeReconnectedEvent, after=events[-1])
             done = of(events, RealtimeAudioOutputDoneEvent)
             assert len(done) == 1 and not done[0].interrupted  # the reply played out before the switch
             assert events.index(done[0]) < events.index(of(events, RealtimeReconnectedEvent)[0])
@@ -95,48 +97,50 @@ async def test_go_away_during_a_reply_waits_for_the_turn_to_finish() -> None:
         assert emu.conversation(2).texts("user") == ["tell me something long"]
 
 
-async def test_go_away_deadline_forces_the_switch_even_mid_reply() -> None:
+async def test_go_away_deadline_forces_the_switch_even_mid_reply(recorder: RecorderFactory) -> None:
     reply = Reply(text="An endless answer.", audio="tone", audio_ms=20_000, chunk_ms=100, chunk_interval_ms=50)
     async with GeminiEmulator(scenario=Scenario(turns=[Turn(reply=reply)]), resumption_update_on_setup=True) as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST, go_away_margin=0.5)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("talk forever")
-            await stream.wait_for(RealtimeAudioOutputEvent)
+            first = await rec.wait_for(RealtimeAudioOutputEvent)
             await emu.go_away_all(time_left=1.0)
-            events = await collect_until(stream, RealtimeReconnectedEvent)
+            events = await rec.collect_until(RealtimeReconnectedEvent, after=first)
             done = of(events, RealtimeAudioOutputDoneEvent)
             assert len(done) == 1 and done[0].interrupted  # the old connection took the rest of the reply away
             assert of(events, RealtimeReconnectedEvent)[0].state_restored
         assert not [c for c in emu.closes if c[0] == 1 and c[1] == 1008]
 
 
-async def test_session_lifetime_option_sends_go_away_and_the_client_rotates() -> None:
+async def test_session_lifetime_option_sends_go_away_and_the_client_rotates(recorder: RecorderFactory) -> None:
     async with GeminiEmulator(session_lifetime_s=0.3, go_away_time_left_s=5.0, resumption_update_on_setup=True) as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
-            events = await collect_until(stream, RealtimeReconnectedEvent)
+            rec = await recorder(session)
+            events = await rec.collect_until(RealtimeReconnectedEvent)
             assert of(events, RealtimeReconnectedEvent)[0].planned
             assert of(events, RealtimeReconnectedEvent)[0].state_restored
             await send_audio(session, utterance())
-            await stream.wait_for(RealtimeAudioOutputDoneEvent)
+            await rec.wait_for(RealtimeAudioOutputDoneEvent, after=events[-1])
         assert emu.facts_named("state_restored")
 
 
-async def test_dropped_connection_resumes_and_replays_unconfirmed_audio() -> None:
+async def test_dropped_connection_resumes_and_replays_unconfirmed_audio(recorder: RecorderFactory) -> None:
     async with GeminiEmulator() as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await send_audio(session, utterance(500, 700))
-            await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            heard = await rec.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
             before = emu.audio_received_ms
             await send_audio(session, speech(600))
             await emu.wait_audio(before + 600)
             await emu.drop_all()  # no close frame: the client sees 1006
             await send_audio(session, PcmData.concat([speech(600), silence(700)]))
-            events = await collect_until(stream, RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            events = await rec.collect_until(
+                RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final", after=heard
+            )
             disconnected = of(events, RealtimeDisconnectedEvent)
             assert len(disconnected) == 1 and not disconnected[0].was_clean and disconnected[0].will_reconnect
             reconnected = of(events, RealtimeReconnectedEvent)
@@ -145,35 +149,37 @@ async def test_dropped_connection_resumes_and_replays_unconfirmed_audio() -> Non
         assert [f.connection for f in emu.facts_named("state_restored")] == [2]
 
 
-async def test_refused_handle_falls_back_to_a_fresh_session_and_says_so() -> None:
+async def test_refused_handle_falls_back_to_a_fresh_session_and_says_so(recorder: RecorderFactory) -> None:
     async with GeminiEmulator() as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await send_audio(session, utterance())
-            await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            heard = await rec.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
             emu.handles.expire_all()
             await emu.drop_all()
-            reconnected = await stream.wait_for(RealtimeReconnectedEvent)
+            reconnected = await rec.wait_for(RealtimeReconnectedEvent, after=heard)
             assert not reconnected.state_restored  # the truth: the context is gone
             assert not session.resumption_handle_available
             await send_audio(session, utterance())
-            await stream.wait_for(RealtimeAudioOutputDoneEvent)
+            await rec.wait_for(RealtimeAudioOutputDoneEvent, after=reconnected)
         assert not emu.facts_named("state_restored")
         # connection 2 was refused ("session not found"), connection 3 started afresh
         assert (2, 1008, "BidiGenerateContent session not found") in emu.closes
         assert "handle" not in emu.setups[3]["sessionResumption"]
 
 
-async def test_resume_refused_while_old_connection_lives_falls_back_to_break_before_make() -> None:
+async def test_resume_refused_while_old_connection_lives_falls_back_to_break_before_make(
+    recorder: RecorderFactory,
+) -> None:
     async with GeminiEmulator(concurrent_resume="reject") as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await send_audio(session, utterance())
-            await collect_until(stream, RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            heard = await rec.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
             await emu.go_away_all(time_left=10.0)
-            reconnected = await stream.wait_for(RealtimeReconnectedEvent)
+            reconnected = await rec.wait_for(RealtimeReconnectedEvent, after=heard)
             assert reconnected.state_restored
         assert [f.connection for f in emu.facts_named("state_restored")] == [3]
 
@@ -193,14 +199,14 @@ async def test_without_resumption_reconnects_are_honestly_not_restored() -> None
         assert not any("sessionResumptionUpdate" in m for m in emu.sent_messages() if isinstance(m, dict))
 
 
-async def test_server_errors_map_to_recoverable_or_fatal() -> None:
+async def test_server_errors_map_to_recoverable_or_fatal(recorder: RecorderFactory) -> None:
     faults = [Fault(kind="close", code=1011, at_turn=0, phase="before_reply")]
     async with GeminiEmulator(scenario=Scenario(faults=faults)) as emu:
         session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("hi")
-            events = await collect_until(stream, RealtimeReconnectedEvent)
+            events = await rec.collect_until(RealtimeReconnectedEvent)
             errors = of(events, RealtimeErrorEvent)
             assert errors and errors[0].error.code == "1011" and errors[0].error.recoverable
             assert "Internal error occurred." in str(errors[0].error)

@@ -15,14 +15,16 @@ from realtime_core.emulator import Reply, Scenario, Turn
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
-from .conftest import collect_until, of
+from .conftest import RecorderFactory, of
 
 
-async def test_text_goes_as_realtime_input_text_and_is_answered(emulator: GeminiEmulator) -> None:
+async def test_text_goes_as_realtime_input_text_and_is_answered(
+    emulator: GeminiEmulator, recorder: RecorderFactory
+) -> None:
     async with GeminiRealtime(**emulator.session_options()) as session:
-        stream = session.events()
+        rec = await recorder(session)
         await session.simple_response("Hello there")
-        events = await collect_until(stream, RealtimeAudioOutputDoneEvent)
+        events = await rec.collect_until(RealtimeAudioOutputDoneEvent)
         assert of(events, RealtimeAudioOutputEvent)
     (sent,) = emulator.messages("realtimeInput.text")
     assert sent.payload == {"realtimeInput": {"text": "Hello there"}}
@@ -44,16 +46,16 @@ async def test_2_5_models_can_send_text_as_client_content() -> None:
         GeminiRealtime(api_key="k", text_input="client_content")  # 3.x models close the socket on it
 
 
-async def test_text_modality_streams_response_text() -> None:
+async def test_text_modality_streams_response_text(recorder: RecorderFactory) -> None:
     scenario = Scenario(turns=[Turn(reply=Reply(text="Paris is the capital of France."))])
     async with GeminiEmulator(scenario=scenario) as emu:
         session = GeminiRealtime(**emu.session_options(), response_modality="text")
         caps = session.capabilities
         assert caps.text_output and not caps.audio_output and caps.agent_transcript == "none"
         async with session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("capital of France?")
-            events = await collect_until(stream, RealtimeResponseEvent, lambda e: e.is_complete)
+            events = await rec.collect_until(RealtimeResponseEvent, lambda e: e.is_complete)
             assert not of(events, RealtimeAudioOutputEvent)
             texts = of(events, RealtimeResponseEvent)
             assert (

@@ -19,7 +19,7 @@ from realtime_gemini.emulator import GeminiEmulator
 from realtime_gemini.options import GeminiOptions
 from realtime_gemini.protocol import build_setup, json_schema_to_openapi
 
-from .conftest import collect_until, of
+from .conftest import RecorderFactory, of
 
 
 def get_weather(city: str) -> dict[str, Any]:
@@ -79,17 +79,17 @@ async def test_single_call_runs_and_the_result_goes_back_with_its_id() -> None:
         assert declared[0]["parametersJsonSchema"]["properties"]["city"]["description"] == "the city name"
 
 
-async def test_parallel_calls_are_answered_together() -> None:
+async def test_parallel_calls_are_answered_together(recorder: RecorderFactory) -> None:
     calls = (
         ToolCallSpec(name="get_weather", arguments={"city": "Paris"}),
         ToolCallSpec(name="get_time", arguments={"zone": "CET"}),
     )
     async with GeminiEmulator(scenario=weather_turn(*calls)) as emu:
         async with GeminiRealtime(**emu.session_options(), tools=[get_weather, get_time]) as session:
-            stream = session.events()
+            rec = await recorder(session)
             await session.simple_response("weather and time?")
-            events = await collect_until(stream, RealtimeToolCallFinishedEvent)
-            events += await collect_until(stream, RealtimeAudioOutputDoneEvent)
+            events = await rec.collect_until(RealtimeToolCallFinishedEvent)
+            events += await rec.collect_until(RealtimeAudioOutputDoneEvent, after=events[-1])
             started = of(events, RealtimeToolCallStartedEvent)
             assert len(started) == 2 and len({s.response_id for s in started}) == 1
         (response,) = emu.messages("toolResponse")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from realtime_core import PcmData, RealtimeEvent, ReconnectPolicy
+from realtime_core import PcmData, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
+from realtime_core.testing import EventRecorder
 from realtime_nova import NovaRealtime
 from realtime_nova.emulator import NovaEmulator
 
-E = TypeVar("E", bound=RealtimeEvent)
 RATE = 16000
-TIMEOUT = 10.0
 
 
 def turn(text: str = "Sure, here you are.", *, heard: str = "What is the weather?", **reply: Any) -> Turn:
@@ -26,57 +25,6 @@ def turn(text: str = "Sure, here you are.", *, heard: str = "What is the weather
 
 def scenario(*turns: Turn, **kwargs: Any) -> Scenario:
     return Scenario(name="nova-test", turns=list(turns), **kwargs)
-
-
-class Recorder:
-    """Every event of one session, in order, with waits on them (no sleeps)."""
-
-    def __init__(self, session: NovaRealtime) -> None:
-        self.session = session
-        self.events: list[RealtimeEvent] = []
-        self._cond = asyncio.Condition()
-        self._stream = session.events(maxsize=1_000_000)
-        self.ended = asyncio.Event()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        try:
-            async for event in self._stream:
-                async with self._cond:
-                    self.events.append(event)
-                    self._cond.notify_all()
-        finally:
-            self.ended.set()
-            async with self._cond:
-                self._cond.notify_all()
-
-    def mark(self) -> int:
-        return len(self.events)
-
-    def of(self, cls: type[E], predicate: Callable[[E], bool] | None = None, *, after: int = 0) -> list[E]:
-        return [e for e in self.events[after:] if isinstance(e, cls) and (predicate is None or predicate(e))]
-
-    async def wait_for(
-        self,
-        cls: type[E],
-        predicate: Callable[[E], bool] | None = None,
-        *,
-        after: int = 0,
-        count: int = 1,
-        timeout: float = TIMEOUT,
-    ) -> E:
-        async with asyncio.timeout(timeout), self._cond:
-            await self._cond.wait_for(lambda: len(self.of(cls, predicate, after=after)) >= count or self.ended.is_set())
-        found = self.of(cls, predicate, after=after)
-        if len(found) < count:
-            raise AssertionError(
-                f"the session ended before {count} x {cls.__name__}; last: {[e.type for e in self.events[-6:]]}"
-            )
-        return found[count - 1]
-
-    async def stop(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
 
 
 async def send(session: NovaRealtime, pcm: PcmData, chunk_ms: float = 20) -> None:
@@ -94,7 +42,7 @@ async def speak(session: NovaRealtime, speech_ms: float = 800, silence_ms: float
 
 
 EmulatorFactory = Callable[..., Awaitable[NovaEmulator]]
-SessionFactory = Callable[..., Awaitable[tuple[NovaRealtime, Recorder]]]
+SessionFactory = Callable[..., Awaitable[tuple[NovaRealtime, EventRecorder]]]
 
 
 @pytest_asyncio.fixture
@@ -115,15 +63,15 @@ async def nova_emulator() -> AsyncIterator[EmulatorFactory]:
 @pytest_asyncio.fixture
 async def nova_session(nova_emulator: EmulatorFactory) -> AsyncIterator[SessionFactory]:
     """``session, recorder = await nova_session(emulator, **options)`` (connected unless connect=False)."""
-    made: list[tuple[NovaRealtime, Recorder]] = []
+    made: list[tuple[NovaRealtime, EventRecorder]] = []
 
     async def make(
         emulator: NovaEmulator | None = None, *, connect: bool = True, **options: Any
-    ) -> tuple[NovaRealtime, Recorder]:
+    ) -> tuple[NovaRealtime, EventRecorder]:
         emulator = emulator or await nova_emulator()
         options.setdefault("reconnect", ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.5))
         session = NovaRealtime(**{**emulator.session_options(), **options})
-        recorder = Recorder(session)
+        recorder = EventRecorder(session)
         made.append((session, recorder))
         if connect:
             await session.connect()
@@ -132,7 +80,7 @@ async def nova_session(nova_emulator: EmulatorFactory) -> AsyncIterator[SessionF
     yield make
     for session, recorder in made:
         await asyncio.wait_for(session.close(), 10)
-        await recorder.stop()
+        await recorder.aclose()
         leftover = [t for t in session._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
         assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
 

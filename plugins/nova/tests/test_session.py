@@ -219,6 +219,16 @@ async def test_audio_is_batched_and_big_chunks_split(
     assert emulator.audio_received_ms == pytest.approx(3100)
 
 
+async def test_an_unfinished_batch_goes_out_after_audio_batch_ms(
+    nova_emulator: EmulatorFactory, nova_session: SessionFactory
+) -> None:
+    emulator = await nova_emulator(idle_timeout_s=None)
+    session, _ = await nova_session(emulator, silence_fill_ms=5000)
+    await send(session, PcmData.silence(40, 16000), chunk_ms=20)  # two chunks: less than a 60 ms batch
+    await emulator.wait_audio(40, timeout=5)  # the batcher's timer sends them; no more audio comes
+    assert [m.payload["bytes"] // 2 for m in emulator.messages("audioInput")] == [640]
+
+
 async def test_keepalive_silence_prevents_the_idle_timeout(
     nova_emulator: EmulatorFactory, nova_session: SessionFactory
 ) -> None:

@@ -3,6 +3,8 @@
 The audio path runs ~50 times a second per session; these keep its cost visible:
 
 * building an ``input_audio_buffer.append`` frame from PCM (base64 straight from the sample buffer);
+* ``simple_audio_response`` for one 20 ms mic chunk, through core and the WebSocket transport's coalescing
+  (two of three chunks only gather; the third writes one frame) to the emulator;
 * handling a ``response.output_audio.delta`` (decode + ``PcmData`` + the core emitter, nobody listening);
 * the same with ``json.dumps`` for comparison (what a naive client does).
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 from realtime_core import PcmData
 from realtime_openai import OpenAIRealtime
+from realtime_openai.emulator import OpenAIEmulator
 from realtime_openai.handler import ServerEventHandler
 from realtime_openai.protocol import append_audio_frame
 
@@ -33,6 +36,25 @@ def test_append_frame_naive_json(benchmark: Any) -> None:
         return json.dumps({"type": "input_audio_buffer.append", "audio": base64.b64encode(CHUNK.to_bytes()).decode()})
 
     benchmark(naive)
+
+
+def test_audio_chunk_through_the_session(benchmark: Any) -> None:
+    loop = asyncio.new_event_loop()
+
+    async def start() -> tuple[OpenAIEmulator, OpenAIRealtime]:
+        emu = OpenAIEmulator()
+        await emu.start()
+        session = OpenAIRealtime(**emu.session_options(), turn_detection=None, input_transcription=None)
+        await session.connect()
+        return emu, session
+
+    emu, session = loop.run_until_complete(start())
+    try:
+        benchmark(lambda: loop.run_until_complete(session.simple_audio_response(CHUNK)))
+    finally:
+        loop.run_until_complete(session.close())
+        loop.run_until_complete(emu.stop())
+        loop.close()
 
 
 def test_output_delta_handling(benchmark: Any) -> None:

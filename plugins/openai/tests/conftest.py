@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest_asyncio
 
 from realtime_core.emulator import Scenario
+from realtime_core.testing import EventRecorder
 from realtime_openai import OpenAIRealtime
 from realtime_openai.emulator import OpenAIEmulator
 
-from .helpers import FAST_RECONNECT, EmulatorFactory
+from .helpers import FAST_RECONNECT, EmulatorFactory, RecorderFactory
 
 
 @pytest_asyncio.fixture
@@ -46,3 +48,10 @@ async def session() -> AsyncIterator[Callable[..., OpenAIRealtime]]:
         await s.close()
         leftover = [t for t in s._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
         assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
+
+
+@pytest_asyncio.fixture
+async def recorder() -> AsyncIterator[RecorderFactory]:
+    """``rec = await recorder(s)``: an :class:`EventRecorder` of ``s``'s events from now on, closed after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield lambda s: stack.enter_async_context(EventRecorder(s))

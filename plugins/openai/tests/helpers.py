@@ -6,13 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from realtime_core import EventStream, PcmData, Realtime, RealtimeEvent, ReconnectPolicy
+from realtime_core import PcmData, Realtime, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
+from realtime_core.testing import EventRecorder
 from realtime_openai import OpenAIRealtime
 from realtime_openai.emulator import OpenAIEmulator
 
 EmulatorFactory = Callable[..., Awaitable[OpenAIEmulator]]
 SessionFactory = Callable[..., OpenAIRealtime]
+RecorderFactory = Callable[[Realtime], Awaitable[EventRecorder]]
 
 USER_TEXT = "What is the weather like today?"
 FAST_RECONNECT = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.3)
@@ -63,16 +65,3 @@ def client_events(emu: OpenAIEmulator, kind: str | None = None, connection: int 
         and (kind is None or m.kind == kind)
         and (connection is None or m.connection == connection)
     ]
-
-
-async def collect_until(
-    events: EventStream, stop: Callable[[RealtimeEvent], bool], timeout: float = 10
-) -> list[RealtimeEvent]:
-    """Events from ``events`` up to and including the first one ``stop`` accepts."""
-    seen: list[RealtimeEvent] = []
-    async with asyncio.timeout(timeout):
-        async for event in events:
-            seen.append(event)
-            if stop(event):
-                return seen
-    return seen

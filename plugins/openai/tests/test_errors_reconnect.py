@@ -20,7 +20,17 @@ from realtime_core import (
 from realtime_core.emulator import Fault
 from realtime_openai.errors import error_from_http, error_from_payload
 
-from .helpers import EmulatorFactory, SessionFactory, client_events, collect_until, scenario, send, speak, speech, turn
+from .helpers import (
+    EmulatorFactory,
+    RecorderFactory,
+    SessionFactory,
+    client_events,
+    scenario,
+    send,
+    speak,
+    speech,
+    turn,
+)
 
 
 async def test_server_error_event_is_reported_and_the_session_lives(
@@ -138,24 +148,26 @@ async def test_reconnect_without_history_does_not_claim_restoration(
     await events.wait_for(RealtimeAudioOutputDoneEvent)
 
 
-async def test_session_expiry_renews_with_the_conversation(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_session_expiry_renews_with_the_conversation(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn("Before expiry."), turn("After expiry.")), max_session_seconds=1.5)
     s = session(emu)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await s.simple_response("hello")
-    await events.wait_for(RealtimeAudioOutputDoneEvent)
-    expired = await events.wait_for(RealtimeErrorEvent)
+    done = await rec.wait_for(RealtimeAudioOutputDoneEvent)
+    expired = await rec.wait_for(RealtimeErrorEvent, after=done)
     assert isinstance(expired.error, SessionExpiredError) and "maximum duration" in str(expired.error)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    seen = await rec.collect_until(RealtimeReconnectedEvent, after=expired)
     back = seen[-1]
     assert isinstance(back, RealtimeReconnectedEvent)
     assert back.planned is True and back.reason == "session_expired" and back.state_restored is True
     assert not [e for e in seen if isinstance(e, RealtimeDisconnectedEvent)]  # a planned renewal, not a drop
     assert (await emu.wait_fact("state_restored")).connection == 2
     await s.simple_response("still there?")
-    await events.wait_for(
-        RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final" and e.text == "After expiry."
+    await rec.wait_for(
+        RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final" and e.text == "After expiry.", after=back
     )
 
 

@@ -12,9 +12,9 @@ from realtime_openai import ServerVad
 
 from .helpers import (
     EmulatorFactory,
+    RecorderFactory,
     SessionFactory,
     client_events,
-    collect_until,
     long_turn,
     scenario,
     send,
@@ -93,16 +93,16 @@ async def test_truncation_uses_reported_playback_even_after_the_response_finishe
 
 
 async def test_without_playback_reports_a_finished_reply_is_not_truncated(
-    emulator: EmulatorFactory, session: SessionFactory
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
 ) -> None:
     emu = await emulator(scenario(turn(audio_ms=300), turn("Next.")))
     s = session(emu)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await s.simple_response("hi")
-    await events.wait_for(RealtimeAudioOutputDoneEvent)
+    first = await rec.wait_for(RealtimeAudioOutputDoneEvent)
     await speak(s)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeAudioOutputDoneEvent))
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent, after=first)
     assert not [e for e in seen if isinstance(e, RealtimeInterruptedEvent)]
     assert not client_events(emu, "conversation.item.truncate")
 
@@ -120,15 +120,17 @@ async def test_interrupt_response_off_means_no_barge_in(emulator: EmulatorFactor
     assert not emu.facts_named("barge_in") and not client_events(emu, "conversation.item.truncate")
 
 
-async def test_interrupt_when_idle_sends_nothing(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_interrupt_when_idle_sends_nothing(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator()
     s = session(emu)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await s.interrupt()
-    await events.wait_for(RealtimeInterruptedEvent)
+    cut = await rec.wait_for(RealtimeInterruptedEvent)
     await s.simple_response("still there?")
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeAudioOutputDoneEvent))
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent, after=cut)
     assert not [e for e in seen if isinstance(e, RealtimeErrorEvent)]
     kinds = [m["type"] for m in client_events(emu)]
     assert kinds == ["session.update", "conversation.item.create", "response.create"]

@@ -14,17 +14,19 @@ from realtime_core import (
 )
 from realtime_core.demo import bundled_speech, run_demo
 
-from .helpers import EmulatorFactory, SessionFactory, collect_until, send
+from .helpers import EmulatorFactory, RecorderFactory, SessionFactory, send
 
 
-async def test_real_speech_is_one_turn_echoed_back(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_real_speech_is_one_turn_echoed_back(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator()  # echo scenario
     s = session(emu)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     clip = bundled_speech()  # 16 kHz: core resamples to 24 kHz for the wire
     await send(s, PcmData.concat([clip, PcmData.silence(1500, clip.sample_rate)]))
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeAudioOutputDoneEvent))
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent)
     assert len([e for e in seen if isinstance(e, RealtimeUserSpeechStartedEvent)]) == 1
     reply = PcmData.concat([e.audio_data for e in seen if isinstance(e, RealtimeAudioOutputEvent)])
     assert reply.sample_rate == 24000 and abs(reply.duration_ms - clip.duration_ms) < 800

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 
 import pytest
@@ -27,6 +26,7 @@ from realtime_core.emulator import Reply, Scenario, Turn
 from .helpers import (
     USER_TEXT,
     EmulatorFactory,
+    RecorderFactory,
     SessionFactory,
     client_events,
     long_turn,
@@ -38,18 +38,15 @@ from .helpers import (
 )
 
 
-async def test_spoken_turn_end_to_end(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_spoken_turn_end_to_end(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn("Sunny all day.", audio_ms=800)))
     s = session(emu)
     await s.connect()
-    seen = []
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    async with asyncio.timeout(10):
-        async for e in events:
-            seen.append(e)
-            if isinstance(e, RealtimeUsageEvent):
-                break
+    seen = await rec.collect_until(RealtimeUsageEvent)
     started = [e for e in seen if isinstance(e, RealtimeUserSpeechStartedEvent)]
     stopped = [e for e in seen if isinstance(e, RealtimeUserSpeechStoppedEvent)]
     assert len(started) == 1 and len(stopped) == 1 and started[0].item_id == stopped[0].item_id
@@ -72,7 +69,7 @@ async def test_spoken_turn_end_to_end(emulator: EmulatorFactory, session: Sessio
     usage = seen[-1]
     assert isinstance(usage, RealtimeUsageEvent)
     assert usage.response_id == chunks[0].response_id and usage.output_audio_tokens == 16 and usage.total_tokens
-    limits = await events.wait_for(RealtimeRateLimitsEvent)
+    limits = await rec.wait_for(RealtimeRateLimitsEvent, after=usage)
     assert {lim.name for lim in limits.limits} == {"requests", "tokens"}
     assert [h.role for h in s.history] == ["user", "assistant"]
 

@@ -48,9 +48,9 @@ from realtime_openai import OpenAIRealtime, WebRtcOptions, create_client_secret
 from .helpers import (
     USER_TEXT,
     EmulatorFactory,
+    RecorderFactory,
     SessionFactory,
     client_events,
-    collect_until,
     long_turn,
     scenario,
     send,
@@ -81,16 +81,18 @@ def _dominant_hz(pcm: PcmData) -> float:
     return float(np.fft.rfftfreq(samples.size, 1 / pcm.sample_rate)[int(np.argmax(spectrum))])
 
 
-async def test_a_spoken_turn_over_webrtc(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_a_spoken_turn_over_webrtc(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn("Sure, here you go.", audio_ms=800)), webrtc_playout_speed=FAST)
     s = session(emu, transport="webrtc")
     await s.connect()
     caps = s.capabilities
     assert caps.transport == "webrtc" and "webrtc" in caps.transports
     assert caps.input_sample_rate == caps.output_sample_rate == RATE  # Opus is 48 kHz: nothing resampled down
-    events = s.events()
+    rec = await recorder(s)
     await speak(s, speech_ms=800, silence_ms=1000, rate=RATE)
-    seen = await collect_until(events, _done())
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent, _done())
     done = seen[-1]
     assert isinstance(done, RealtimeAudioOutputDoneEvent)
     rid = done.response_id
@@ -126,19 +128,22 @@ async def test_a_spoken_turn_over_webrtc(emulator: EmulatorFactory, session: Ses
     assert kinds_sent.index("response.done") < kinds_sent.index("output_audio_buffer.stopped")
 
 
-async def test_speaking_over_a_reply_is_a_server_barge_in(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_speaking_over_a_reply_is_a_server_barge_in(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(long_turn(), turn("Yes?", audio_ms=300)))  # real-time playout
     s = session(emu, transport="webrtc")
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s, rate=RATE)  # a spoken turn...
-    first = await events.wait_for(RealtimeAudioOutputEvent)
+    first = await rec.wait_for(RealtimeAudioOutputEvent)
     rid = first.response_id
-    for _ in range(5):
-        await events.wait_for(RealtimeAudioOutputEvent)
+    sixth = await rec.wait_for(RealtimeAudioOutputEvent, count=5, after=first)
     await send(s, speech(600, RATE))  # ...then talking over the reply...
     await send(s, PcmData.silence(800, RATE))  # ...and a second turn gets its own reply
-    seen = await collect_until(events, lambda e: _done()(e) and e.response_id != rid)  # type: ignore[attr-defined]
+    seen = await rec.collect_until(
+        RealtimeAudioOutputDoneEvent, lambda e: _done()(e) and e.response_id != rid, after=sixth
+    )
     marker = next(i for i, e in enumerate(seen) if isinstance(e, RealtimeInterruptedEvent))
     interrupted = seen[marker]
     assert isinstance(interrupted, RealtimeInterruptedEvent)

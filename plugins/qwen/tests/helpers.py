@@ -6,13 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from realtime_core import EventStream, PcmData, Realtime, RealtimeEvent, ReconnectPolicy
+from realtime_core import PcmData, Realtime, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
+from realtime_core.testing import EventRecorder
 from realtime_qwen import QwenRealtime
 from realtime_qwen.emulator import QwenEmulator
 
 EmulatorFactory = Callable[..., Awaitable[QwenEmulator]]
 SessionFactory = Callable[..., QwenRealtime]
+RecorderFactory = Callable[[Realtime], Awaitable[EventRecorder]]
 
 USER_TEXT = "What is the weather like today?"
 FAST_RECONNECT = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.3)
@@ -68,16 +70,3 @@ def client_events(emu: QwenEmulator, kind: str | None = None, connection: int | 
 
 def server_types(emu: QwenEmulator, connection: int | None = None) -> list[str]:
     return [e["type"] for e in emu.server_events_of(connection)]
-
-
-async def collect_until(
-    events: EventStream, stop: Callable[[RealtimeEvent], bool], timeout: float = 10
-) -> list[RealtimeEvent]:
-    """Events from ``events`` up to and including the first one ``stop`` accepts."""
-    seen: list[RealtimeEvent] = []
-    async with asyncio.timeout(timeout):
-        async for event in events:
-            seen.append(event)
-            if stop(event):
-                return seen
-    return seen

@@ -18,9 +18,9 @@ from realtime_core.emulator import Fault
 from .helpers import (
     PLUS,
     EmulatorFactory,
+    RecorderFactory,
     SessionFactory,
     client_events,
-    collect_until,
     long_turn,
     scenario,
     speak,
@@ -28,12 +28,14 @@ from .helpers import (
 )
 
 
-async def test_an_idle_close_reconnects_with_the_same_configuration(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_an_idle_close_reconnects_with_the_same_configuration(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(idle_timeout_s=0.3)
     s = session(emu, model=PLUS, instructions="Remember me.")
     await s.connect()
-    events = s.events()
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    rec = await recorder(s)
+    seen = await rec.collect_until(RealtimeReconnectedEvent)
     [dropped] = [e for e in seen if isinstance(e, RealtimeDisconnectedEvent)]
     assert dropped.was_clean is False and dropped.will_reconnect is True
     assert isinstance(dropped.error, RealtimeError) and dropped.error.code == "idle_timeout" and dropped.error.recoverable
@@ -45,14 +47,16 @@ async def test_an_idle_close_reconnects_with_the_same_configuration(emulator: Em
     assert emu.idle_closes >= 1
 
 
-async def test_the_cap_renews_at_a_quiet_moment(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_the_cap_renews_at_a_quiet_moment(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn(audio_ms=900, chunk_ms=100, chunk_interval_ms=60)))
     # the cap is near 0.2 s after connecting, but a reply is playing then: the renewal waits for its end
     s = session(emu, model=PLUS, max_session_seconds=2.0, renew_margin_s=1.8)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s, 300, 900)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    seen = await rec.collect_until(RealtimeReconnectedEvent)
     back = seen[-1]
     assert isinstance(back, RealtimeReconnectedEvent) and back.planned and back.state_restored is False
     done = [e for e in seen if isinstance(e, RealtimeAudioOutputDoneEvent)]
@@ -63,42 +67,48 @@ async def test_the_cap_renews_at_a_quiet_moment(emulator: EmulatorFactory, sessi
     assert not emu.facts_named("state_restored")
 
 
-async def test_the_cap_is_forced_before_the_server_closes(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_the_cap_is_forced_before_the_server_closes(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(long_turn(seconds=20)))
     s = session(emu, model=PLUS, max_session_seconds=0.8, renew_margin_s=0.6)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s, 300, 900)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    seen = await rec.collect_until(RealtimeReconnectedEvent)
     cut = [e for e in seen if isinstance(e, RealtimeAudioOutputDoneEvent)]
     assert len(cut) == 1 and cut[0].interrupted, "the reply that outlived the cap ended, marked interrupted"
     assert isinstance(seen[-1], RealtimeReconnectedEvent) and seen[-1].planned
 
 
-async def test_the_servers_cap_close_is_survived(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_the_servers_cap_close_is_survived(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(max_session_seconds=0.3)
     s = session(emu, model=PLUS)
     await s.connect()
-    events = s.events()
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    rec = await recorder(s)
+    seen = await rec.collect_until(RealtimeReconnectedEvent)
     [dropped] = [e for e in seen if isinstance(e, RealtimeDisconnectedEvent)]
     assert isinstance(dropped.error, SessionExpiredError) and dropped.error.code == "session_expired" and dropped.will_reconnect
     assert seen[-1].state_restored is False  # type: ignore[attr-defined]
 
 
-async def test_a_dropped_socket_mid_reply(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_a_dropped_socket_mid_reply(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     faults = [Fault(kind="close", at_turn=0, phase="mid_reply")]
     emu = await emulator(scenario(turn(audio_ms=1000, chunk_interval_ms=10), turn("Again."), faults=faults))
     s = session(emu, model=PLUS)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeReconnectedEvent))
+    seen = await rec.collect_until(RealtimeReconnectedEvent)
     cut = [e for e in seen if isinstance(e, RealtimeAudioOutputDoneEvent)]
     assert len(cut) == 1 and cut[0].interrupted
     assert seen[-1].state_restored is False  # type: ignore[attr-defined]
     await speak(s)
-    done = await events.wait_for(RealtimeAudioOutputDoneEvent, lambda e: not e.interrupted, timeout=5)
+    done = await rec.wait_for(RealtimeAudioOutputDoneEvent, lambda e: not e.interrupted, after=seen[-1], timeout=5)
     assert done.response_id != cut[0].response_id
     assert not emu.facts_named("state_restored")
 

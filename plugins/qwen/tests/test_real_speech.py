@@ -15,18 +15,20 @@ from realtime_core import (
 )
 from realtime_core.demo import bundled_speech, run_demo
 
-from .helpers import EmulatorFactory, SessionFactory, collect_until, send
+from .helpers import EmulatorFactory, RecorderFactory, SessionFactory, send
 
 
 @pytest.mark.parametrize("model", ["qwen3.5-omni-plus-realtime", "qwen-omni-turbo-realtime"])
-async def test_real_speech_is_one_turn_echoed_back(emulator: EmulatorFactory, session: SessionFactory, model: str) -> None:
+async def test_real_speech_is_one_turn_echoed_back(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory, model: str
+) -> None:
     emu = await emulator()  # echo scenario
     s = session(emu, model=model)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     clip = bundled_speech()  # 16 kHz: exactly the wire rate, no resampling
     await send(s, PcmData.concat([clip, PcmData.silence(1500, clip.sample_rate)]))
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeAudioOutputDoneEvent))
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent)
     assert len([e for e in seen if isinstance(e, RealtimeUserSpeechStartedEvent)]) == 1
     reply = PcmData.concat([e.audio_data for e in seen if isinstance(e, RealtimeAudioOutputEvent)])
     assert reply.sample_rate == 24000 and abs(reply.duration_ms - clip.duration_ms) < 800

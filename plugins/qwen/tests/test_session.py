@@ -30,9 +30,9 @@ from .helpers import (
     TURBO,
     USER_TEXT,
     EmulatorFactory,
+    RecorderFactory,
     SessionFactory,
     client_events,
-    collect_until,
     long_turn,
     scenario,
     speak,
@@ -64,13 +64,15 @@ async def test_an_unknown_qwen35_voice_is_refused_by_the_server(emulator: Emulat
     assert not s.connected
 
 
-async def test_a_spoken_turn(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_a_spoken_turn(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn("Sunny and warm.", audio_ms=500)))
     s = session(emu, model=TURBO)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeUsageEvent))
+    seen = await rec.collect_until(RealtimeUsageEvent)
     chunks = [e for e in seen if isinstance(e, RealtimeAudioOutputEvent)]
     assert chunks and all(c.audio_data.sample_rate == 24000 for c in chunks)
     assert sum(c.audio_data.duration_ms for c in chunks) == pytest.approx(500, abs=1)
@@ -88,16 +90,18 @@ async def test_a_spoken_turn(emulator: EmulatorFactory, session: SessionFactory)
     assert emu.audio_received_ms == pytest.approx(1800, abs=1)
 
 
-async def test_user_transcript_comes_before_the_reply_text(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_user_transcript_comes_before_the_reply_text(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     """DashScope transcribes beside the model: the transcript lands mid-reply. The reply's audio is not held,
     its transcript is, so the user's words come first (and history is in order)."""
     reply = turn("Here is my answer to you.", audio_ms=1200, chunk_ms=100, chunk_interval_ms=30)
     emu = await emulator(scenario(reply), transcription_delay_ms=150, transcription_previews=False)
     s = session(emu, model=FLASH3)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeAgentSpeechTranscriptionEvent) and e.mode == "final")
+    seen = await rec.collect_until(RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final")
     user = next(i for i, e in enumerate(seen) if isinstance(e, RealtimeUserSpeechTranscriptionEvent) and e.mode == "final")
     first_audio = next(i for i, e in enumerate(seen) if isinstance(e, RealtimeAudioOutputEvent))
     agent = [i for i, e in enumerate(seen) if isinstance(e, RealtimeAgentSpeechTranscriptionEvent)]
@@ -119,29 +123,33 @@ async def test_the_hold_gives_up_when_no_transcript_comes(emulator: EmulatorFact
     assert final.text == "Still answered."
 
 
-async def test_qwen35_previews_become_deltas(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_qwen35_previews_become_deltas(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     emu = await emulator(scenario(turn()))
     s = session(emu, model=PLUS)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    seen = await collect_until(events, lambda e: isinstance(e, RealtimeUserSpeechTranscriptionEvent) and e.mode == "final")
+    seen = await rec.collect_until(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
     deltas = [e for e in seen if isinstance(e, RealtimeUserSpeechTranscriptionEvent) and e.mode == "delta"]
     assert len(deltas) >= 3 and "".join(d.text for d in deltas) == USER_TEXT == seen[-1].text  # type: ignore[attr-defined]
     assert deltas[0].original["stash"]  # the raw preview stays available
 
 
-async def test_server_barge_in_flushes_locally_and_cancels(emulator: EmulatorFactory, session: SessionFactory) -> None:
+async def test_server_barge_in_flushes_locally_and_cancels(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
     """What Vision-Agents forgot for Qwen: the local flush and the done event. Plus response.cancel."""
     emu = await emulator(scenario(long_turn(), turn("Yes?")))
     s = session(emu, model=PLUS)
     await s.connect()
-    events = s.events()
+    rec = await recorder(s)
     await speak(s)
-    first = await events.wait_for(RealtimeAudioOutputEvent, timeout=5)
+    first = await rec.wait_for(RealtimeAudioOutputEvent, timeout=5)
     cut = first.response_id
     await speak(s, 500, 800)
-    seen = await collect_until(events, lambda e: _is_done(e) and e.response_id != cut)  # type: ignore[attr-defined]
+    seen = await rec.collect_until(RealtimeAudioOutputDoneEvent, lambda e: _is_done(e) and e.response_id != cut, after=first)
     marker = next(i for i, e in enumerate(seen) if isinstance(e, RealtimeInterruptedEvent))
     assert seen[marker].source == "server" and seen[marker].response_id == cut  # type: ignore[attr-defined]
     done = [e for e in seen if isinstance(e, RealtimeAudioOutputDoneEvent) and e.response_id == cut]

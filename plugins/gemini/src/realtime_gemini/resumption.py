@@ -8,28 +8,30 @@ resumed reconnect, which is what makes a goAway or a dropped socket lose no user
 
 from __future__ import annotations
 
-from collections import deque
-
 from pydantic import SecretStr
 
 from realtime_core import PcmData
+from realtime_core.audio_buffers import AudioReplayBuffer
 
 __all__ = ["ResumptionState"]
 
 
 class ResumptionState:
-    """The newest resumable handle plus the audio sent since it was issued.
+    """The newest resumable handle plus the audio sent since it was issued (core's
+    :class:`~realtime_core.audio_buffers.AudioReplayBuffer`).
 
     :param replay_ms: how much unconfirmed audio to keep (oldest dropped first); 0 keeps none.
     """
 
-    __slots__ = ("_chunks", "_handle", "_ms", "replay_ms")
+    __slots__ = ("_audio", "_handle")
 
     def __init__(self, replay_ms: float) -> None:
-        self.replay_ms = replay_ms
         self._handle: SecretStr | None = None  # a handle resumes the conversation: treat it like a secret
-        self._chunks: deque[PcmData] = deque()
-        self._ms = 0.0
+        self._audio = AudioReplayBuffer(replay_ms)
+
+    @property
+    def replay_ms(self) -> float:
+        return self._audio.max_ms
 
     @property
     def handle(self) -> str | None:
@@ -42,35 +44,25 @@ class ResumptionState:
     @property
     def pending_ms(self) -> float:
         """Milliseconds of audio sent since the latest handle (what a resume would replay)."""
-        return self._ms
+        return self._audio.duration_ms
 
     def update(self, handle: str) -> None:
         """A new resumable handle: it covers everything sent so far."""
         self._handle = SecretStr(handle)
-        self._chunks.clear()
-        self._ms = 0.0
+        self._audio.clear()
 
     def forget(self) -> None:
         """The server no longer knows the handle (expired, or a fresh session replaced it)."""
         self._handle = None
-        self._chunks.clear()
-        self._ms = 0.0
+        self._audio.clear()
 
     def add(self, pcm: PcmData) -> None:
         """Audio just sent; kept until a newer handle covers it."""
-        if self.replay_ms <= 0:
-            return
-        self._chunks.append(pcm)
-        self._ms += pcm.duration_ms
-        while self._ms > self.replay_ms and len(self._chunks) > 1:
-            self._ms -= self._chunks.popleft().duration_ms
+        self._audio.add(pcm)
 
     def take(self) -> list[PcmData]:
         """Remove and return the audio to replay on a resumed connection, oldest first."""
-        chunks = list(self._chunks)
-        self._chunks.clear()
-        self._ms = 0.0
-        return chunks
+        return self._audio.take()
 
     def __repr__(self) -> str:
-        return f"<ResumptionState handle={'set' if self._handle else 'none'} pending_ms={self._ms:.0f}>"
+        return f"<ResumptionState handle={'set' if self._handle else 'none'} pending_ms={self._audio.duration_ms:.0f}>"

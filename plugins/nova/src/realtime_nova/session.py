@@ -18,13 +18,13 @@ import logging
 import os
 import time
 import uuid
-from collections import deque
 from typing import Any, ClassVar
 
 import numpy as np
 
 from realtime_core import Capabilities, ReconnectContext, SessionState, ToolResult
 from realtime_core.audio import PcmData
+from realtime_core.audio_buffers import AudioBatcher, AudioReplayBuffer, pcm16_bytes
 from realtime_core.credentials import SecretStr
 from realtime_core.errors import (
     ConfigurationError,
@@ -46,7 +46,7 @@ __all__ = ["NovaRealtime"]
 
 log = logging.getLogger("realtime_nova.session")
 
-_MAX_AUDIO_EVENT_FRAMES = INPUT_SAMPLE_RATE  # split big app chunks: 1 s per event stays far below 1 MB
+_MAX_AUDIO_EVENT_MS = 1000.0  # split big app chunks: 1 s per event stays far below 1 MB
 _MAX_TEXT_BYTES = 900_000  # an event's bytes are limited to 1,000,000 (JSON included)
 _SENSITIVITIES = ("HIGH", "MEDIUM", "LOW")
 
@@ -81,7 +81,8 @@ class NovaRealtime(NovaOutput):
         idle streams, and its cross-modal input needs audio flowing).
     :param audio_batch_ms: send microphone audio in events of at least this much (0: one event per
         chunk). Every event is signed and framed by the SDK, which costs far more than the audio itself,
-        so batching 20 ms chunks into 60 ms events cuts the per-session CPU by about two thirds.
+        so batching 20 ms chunks into 60 ms events cuts the per-session CPU by about two thirds. Audio
+        never waits longer than this for its batch to fill (core's ``AudioBatcher``).
 
     Core options (``instructions``, ``tools``, ``reconnect``, timeouts...) are passed through.
     """
@@ -196,12 +197,11 @@ class NovaRealtime(NovaOutput):
         self._link: Link | None = None
         self._retiring: set[Link] = set()
         self._closing = False
-        self._tail: deque[PcmData] = deque()
-        self._tail_ms = 0.0
-        self._batch_frames = int(INPUT_SAMPLE_RATE * audio_batch_ms / 1000)
-        self._pending: list[np.ndarray] = []
-        self._pending_frames = 0
-        self._has_pending = asyncio.Event()
+        # user audio since the last finished user turn, re-sent on a new stream (empty when resend_ms is 0)
+        self._tail = AudioReplayBuffer(self._resend_ms)
+        self._batcher = AudioBatcher(
+            INPUT_SAMPLE_RATE, min_ms=float(audio_batch_ms), max_ms=_MAX_AUDIO_EVENT_MS, on_due=self._flush_later
+        )
         self._last_audio_at = 0.0
         self._quiet = asyncio.Event()
         self._quiet.set()
@@ -247,8 +247,9 @@ class NovaRealtime(NovaOutput):
 
     async def close(self) -> None:
         self._closing = True
-        if self._pending:  # the user's last words
-            await self._send_samples(self._take_pending())
+        pending = self._batcher.take()
+        if pending is not None:  # the user's last words
+            await self._send_samples(pending)
         link, self._link = self._link, None
         retiring = list(self._retiring)
         if link is not None:
@@ -353,35 +354,34 @@ class NovaRealtime(NovaOutput):
 
     # ================================================================== input
     async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
-        self._remember(pcm)
+        self._tail.add(pcm)  # kept for a new stream until the model has heard the turn to its end
         self._last_audio_at = time.monotonic()
-        samples = pcm.samples
-        if self._pending or samples.size < self._batch_frames:
-            if not self._pending:
-                self._has_pending.set()  # wakes the keepalive, which flushes a batch the app leaves unfinished
-            self._pending.append(samples)
-            self._pending_frames += samples.size
-            if self._pending_frames < self._batch_frames:
-                return
-            samples = self._take_pending()
-        await self._send_samples(samples)
+        data = self._batcher.push(pcm)
+        if data is not None:
+            await self._send_samples(data)
 
-    def _take_pending(self) -> np.ndarray:
-        arrays, self._pending, self._pending_frames = self._pending, [], 0
-        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+    def _flush_later(self) -> None:
+        """The batcher's timer: a batch the app left unfinished has waited ``audio_batch_ms``. While the
+        stream is being replaced it stays for :meth:`_reconnect`, which sends it on the new stream."""
+        if self._sendable():
+            self._spawn(self._flush(), name="nova-audio-flush")
 
-    async def _send_samples(self, samples: np.ndarray, link: Link | None = None) -> None:
+    async def _flush(self) -> None:
+        pending = self._batcher.take()
+        if pending is not None:
+            await self._send_samples(pending)
+
+    async def _send_samples(self, samples: memoryview, link: Link | None = None) -> None:
+        """Send PCM16 bytes as ``audioInput`` events on ``link`` (default: the current stream), in events
+        of at most a second."""
         link = link or self._link
         if link is None or link.ending:
-            self._not_sent(samples)
+            self._not_sent(self._batcher.to_pcm(samples))
             return
-        for start in range(0, samples.size, _MAX_AUDIO_EVENT_FRAMES):
-            piece = (
-                samples[start : start + _MAX_AUDIO_EVENT_FRAMES] if samples.size > _MAX_AUDIO_EVENT_FRAMES else samples
-            )
-            if not await self._send_audio(link, link.encoder.encode(piece)):
-                self._not_sent(samples[start:])
-                return
+        encoder = link.encoder
+        await self._batcher.send_pieces(
+            samples, lambda piece: self._send_audio(link, encoder.encode(piece)), on_unsent=self._not_sent
+        )
 
     async def _send_audio(self, link: Link, payload: bytes) -> bool:
         async with link.lock:
@@ -394,25 +394,14 @@ class NovaRealtime(NovaOutput):
                 return False
         return True
 
-    def _not_sent(self, samples: np.ndarray) -> None:
+    def _not_sent(self, pcm: PcmData) -> None:
         # With the tail on, unsent audio is already kept and goes to the next stream; without it, core
         # buffers it for the reconnection (or reports it lost).
-        if not self._resend_ms and samples.size and not self._closing:
-            self._unsent_audio(PcmData(samples, INPUT_SAMPLE_RATE))
-
-    def _remember(self, pcm: PcmData) -> None:
-        """Keep recent user audio (since the last finished user turn) to re-send on a new stream."""
-        if not self._resend_ms:
-            return
-        tail = self._tail
-        tail.append(pcm)
-        self._tail_ms += pcm.duration_ms
-        while self._tail_ms > self._resend_ms and len(tail) > 1:
-            self._tail_ms -= tail.popleft().duration_ms
+        if not self._resend_ms and pcm and not self._closing:
+            self._unsent_audio(pcm)
 
     def _forget_tail(self) -> None:
         self._tail.clear()
-        self._tail_ms = 0.0
 
     async def simple_response(self, text: str) -> None:
         if len(text.encode("utf-8")) > _MAX_TEXT_BYTES:
@@ -471,28 +460,19 @@ class NovaRealtime(NovaOutput):
 
     # ================================================================== background tasks
     async def _keepalive(self) -> None:
-        """Keep audio flowing. A batch the app left unfinished goes out once the app has been quiet for
-        a batch's length; silence goes out while the app sends nothing (Nova ends streams without input,
-        and its barge-in and turn detection run on the audio it receives)."""
+        """Keep audio flowing: silence goes out while the app sends nothing (Nova ends streams without
+        input, and its barge-in and turn detection run on the audio it receives). A batch the app left
+        unfinished is the batcher's timer's job (:meth:`_flush_later`)."""
         fill = self._fill_s
-        batch = max(self._batch_frames / INPUT_SAMPLE_RATE, 0.005)
         silence = PcmData.silence(fill * 1000, INPUT_SAMPLE_RATE)
         while True:
-            if self._pending:
-                await asyncio.sleep(batch)
-                if self._pending and time.monotonic() - self._last_audio_at >= batch * 0.9 and self._sendable():
-                    await self._send_samples(self._take_pending())
-                continue
-            self._has_pending.clear()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(fill):
-                    await self._has_pending.wait()
+            await asyncio.sleep(fill)
             link = self._link
-            if self._pending or link is None or not self._sendable():
+            if self._batcher.pending_bytes or link is None or not self._sendable():
                 continue
             if time.monotonic() - self._last_audio_at >= fill:
                 self._last_audio_at = time.monotonic()
-                self._remember(silence)
+                self._tail.add(silence)
                 await self._send_audio(link, link.silence)
 
     def _sendable(self) -> bool:
@@ -524,11 +504,14 @@ class NovaRealtime(NovaOutput):
         old = self._link
         link = await self._open_link(history)
         try:
-            if self._tail:  # the start of an utterance the old stream had not finished hearing
-                await self._send_samples(np.concatenate([pcm.samples for pcm in self._tail]), link)
-                self._pending, self._pending_frames = [], 0  # the tail ends with them
-            elif self._pending:
-                await self._send_samples(self._take_pending(), link)
+            tail = self._tail.joined()
+            if tail is not None:  # the start of an utterance the old stream had not finished hearing
+                await self._send_samples(pcm16_bytes(tail), link)
+                self._batcher.clear()  # the tail ends with them
+            else:
+                pending = self._batcher.take()
+                if pending is not None:
+                    await self._send_samples(pending, link)
         except BaseException:
             await self._finish_link(link, wait_s=0.5)
             raise

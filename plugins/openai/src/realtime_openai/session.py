@@ -20,10 +20,8 @@ from realtime_core import (
     InterruptInfo,
     InvalidAudioError,
     PcmData,
-    Realtime,
     ReconnectContext,
     SecretStr,
-    ToolResult,
     VideoFrameJpeg,
     resolve_api_key,
 )
@@ -44,6 +42,7 @@ from .config import (
     TurnDetection,
 )
 from .dialect import GA, Dialect
+from .dialect_session import DialectSession, EventSender
 from .handler import ServerEventHandler
 from .transport import RealtimeTransport, WebSocketRealtimeTransport
 from .webrtc_protocol import PlayoutTracker, WebRtcEventHandler, WebRtcOptions, shrink_jpeg
@@ -56,7 +55,7 @@ _MIN_COMMIT_MS = 100.0  # the server refuses to commit less
 _DEFAULT_VAD = ServerVad()
 
 
-class OpenAIRealtime(Realtime):
+class OpenAIRealtime(DialectSession[ServerEventHandler]):
     """A realtime speech-to-speech session with OpenAI's Realtime API (GA protocol).
 
     :param model: ``gpt-realtime`` (default), ``gpt-realtime-mini``...
@@ -190,9 +189,7 @@ class OpenAIRealtime(Realtime):
         self._min_append_ms = float(min_append_ms)
         self._max_replay_items = max_replay_items
         self._dialect = dialect
-        self._ids = p.EventIds()
         self._transport: RealtimeTransport | None = None
-        self._handler: ServerEventHandler | None = None
         self._uncommitted_ms = 0.0
         self._truncated: set[str] = set()
 
@@ -201,11 +198,6 @@ class OpenAIRealtime(Realtime):
     def session_config(self) -> SessionConfig:
         """The validated configuration (``instructions`` as currently set on the session)."""
         return replace(self._config, instructions=self.instructions)
-
-    @property
-    def server_session(self) -> dict[str, Any]:
-        """The session as the server last described it (``session.created`` / ``session.updated``)."""
-        return dict(self._handler.server_session) if self._handler else {}
 
     def build_session(self) -> dict[str, Any]:
         """The ``session`` object this session sends in ``session.update`` (also usable to mint a
@@ -252,11 +244,7 @@ class OpenAIRealtime(Realtime):
         transport = self._make_transport(handler)
         try:
             await transport.open(handler.handle)
-            await handler.session_created
-            event_id = self._ids.next()
-            updated = handler.expect_update(event_id)
-            await self._send_on(transport, handler, p.session_update(self.build_session(), event_id))
-            await updated
+            await self._send_session_update(transport, handler)
         except BaseException:
             with contextlib.suppress(Exception):
                 await transport.close()
@@ -352,36 +340,8 @@ class OpenAIRealtime(Realtime):
         return True
 
     # ------------------------------------------------------------------ sending
-    async def _send(self, event: dict[str, Any]) -> None:
-        transport, handler = self._transport, self._handler
-        if transport is None or handler is None:
-            raise ConnectionFailedError("not connected", provider=self.provider_name)
-        await self._send_on(transport, handler, event)
-
-    @staticmethod
-    async def _send_on(transport: RealtimeTransport, handler: ServerEventHandler, event: dict[str, Any]) -> None:
-        handler.sent(event)
-        await transport.send(event)
-
-    async def _request_response(self, response: Mapping[str, Any] | None = None) -> None:
-        """Send ``response.create`` now, or once the response the server is generating is done."""
-        handler = self._handler
-        event = p.response_create(response, self._ids.next())
-        if handler is not None and handler.active_response is not None:
-            handler.deferred.append(event)
-            return
-        await self._send(event)
-
-    def _send_deferred_soon(self) -> None:
-        self._spawn(self._send_deferred(), name="openai-deferred-response")
-
-    async def _send_deferred(self) -> None:
-        handler = self._handler
-        if handler is None or handler.active_response is not None:
-            return
-        event = handler.take_deferred()
-        if event is not None:
-            await self._send(event)
+    def _event_sender(self) -> EventSender | None:
+        return self._transport
 
     # ------------------------------------------------------------------ input
     async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
@@ -396,10 +356,6 @@ class OpenAIRealtime(Realtime):
             log.debug("openai: audio not sent, the connection is closing")
             return
         self._uncommitted_ms += pcm.duration_ms
-
-    async def simple_response(self, text: str) -> None:
-        await self._send(p.item_create(p.message_item("user", text), self._ids.next()))
-        await self._request_response()
 
     async def say(self, text: str) -> None:
         await self._request_response({"instructions": p.say_instructions(text), "tool_choice": "none"})
@@ -423,13 +379,6 @@ class OpenAIRealtime(Realtime):
                 )
             await self._send(p.input_audio_buffer_commit(self._ids.next()))
             self._uncommitted_ms = 0.0
-        await self._request_response()
-
-    async def _send_tool_results(self, results: list[ToolResult]) -> None:
-        for result in results:
-            await self._send(
-                p.item_create(p.function_call_output_item(result.call_id, result.as_json()), self._ids.next())
-            )
         await self._request_response()
 
     async def _send_video_frame(self, frame: VideoFrameJpeg) -> None:

@@ -9,12 +9,12 @@ errors, a receive loop that survives malformed frames, connection-loss reporting
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from realtime_core import ConnectionFailedError, PcmData, SessionState
+from realtime_core import PcmData, SessionState
+from realtime_core.audio_buffers import AudioBatcher
 from realtime_core.transport import CloseClassifier, WebSocketTransport
 
 from .protocol import append_audio_frame
@@ -62,11 +62,17 @@ class RealtimeTransport(Protocol):
 class WebSocketRealtimeTransport:
     """The WebSocket transport: JSON text frames both ways.
 
-    Microphone audio is coalesced into appends of at least ``min_append_ms`` (default 50: a mic's 20 ms
-    chunks go out as 60 ms appends, a third of the frames; audio never waits longer than
-    ``min_append_ms``, a timer flushes the tail). Chunks that already meet the minimum go out at once
-    without copying the PCM (base64 straight from the sample buffer); chunks longer than
-    ``max_append_ms`` are split so no single frame grows huge. ``min_append_ms=0`` sends every chunk as is.
+    Microphone audio goes through core's :class:`~realtime_core.audio_buffers.AudioBatcher`: coalesced into
+    appends of at least ``min_append_ms`` (default 50: a mic's 20 ms chunks go out as 60 ms appends, a third
+    of the frames; audio never waits longer than ``min_append_ms``, a timer flushes the tail). Chunks that
+    already meet the minimum go out at once without copying the PCM (base64 straight from the sample
+    buffer); chunks longer than ``max_append_ms`` are split so no single frame grows huge.
+    ``min_append_ms=0`` sends every chunk as is.
+
+    :param hand_back_unsent: give audio this connection could not send (a failed send, or the batch still
+        gathering when the connection is replaced) back to core, which replays it after the reconnection.
+        A session that does so must not let the send's :class:`ConnectionFailedError` reach core's audio
+        wrapper as well (core would keep the chunk a second time).
     """
 
     name = "websocket"
@@ -84,24 +90,21 @@ class WebSocketRealtimeTransport:
         min_append_ms: float = 50.0,
         max_append_ms: float = 1000.0,
         max_frame_size: int | None = 64 * 1024 * 1024,
+        hand_back_unsent: bool = True,
     ) -> None:
         self._session = session
-        self._rate = sample_rate
         self._ws = WebSocketTransport(session, classify=classify)
         self._url = url
         self._headers = dict(headers)
         self._ca_file = ca_file
         self._open_timeout = open_timeout
         self._max_size = max_frame_size
-        bytes_per_ms = sample_rate * 2 / 1000
-        self._min_bytes = int(min_append_ms * bytes_per_ms) // 2 * 2
-        self._max_bytes = max(2, self._min_bytes, int(max_append_ms * bytes_per_ms) // 2 * 2)
-        self._window = min_append_ms / 1000
-        self._pending = bytearray()
-        self._timer: asyncio.TimerHandle | None = None
+        self._batcher = AudioBatcher(sample_rate, min_ms=min_append_ms, max_ms=max_append_ms, on_due=self._flush_later)
+        self._on_unsent = session._unsent_audio if hand_back_unsent else None  # pyright: ignore[reportPrivateUsage]
+        self._flush_task_name = f"{session.provider_name}-audio-flush"
 
     def __repr__(self) -> str:  # never show headers (they hold the key)
-        return f"<WebSocketRealtimeTransport open={self.is_open}>"
+        return f"<{type(self).__name__} open={self.is_open}>"
 
     async def open(self, on_message: MessageHandler) -> None:
         await self._ws.open(
@@ -117,58 +120,29 @@ class WebSocketRealtimeTransport:
         await self._ws.send_json(event)
 
     async def send_audio(self, pcm: PcmData) -> None:
-        samples = pcm.samples
-        if samples.dtype.byteorder == ">":  # the wire is little-endian
-            samples = samples.astype("<i2")
-        data = memoryview(samples).cast("B")
-        if not self._pending and data.nbytes >= self._min_bytes:
-            await self._send_pieces(data)
-            return
-        # a small chunk: copy it (the caller may reuse its buffer) and send once enough has gathered
-        self._pending += data
-        if len(self._pending) >= self._min_bytes:
-            await self.flush_audio()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._window, self._flush_later)
+        data = self._batcher.push(pcm)
+        if data is not None:
+            await self._batcher.send_pieces(data, self._send_append, on_unsent=self._on_unsent)
 
     def _flush_later(self) -> None:
-        self._timer = None
-        if self._pending and self.is_open:
-            self._session._spawn(self.flush_audio(), name="openai-audio-flush")  # pyright: ignore[reportPrivateUsage]
+        # the batcher's timer: the tail of what the app sent has waited min_append_ms
+        if self.is_open:
+            self._session._spawn(self.flush_audio(), name=self._flush_task_name)  # pyright: ignore[reportPrivateUsage]
 
     async def flush_audio(self) -> None:
         """Send the audio held back for coalescing now (before a commit, or when the timer fires)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending:
-            return
-        # swap before sending: the write happens synchronously, so appends keep their order
-        pending, self._pending = self._pending, bytearray()
-        await self._send_pieces(memoryview(pending))
+        data = self._batcher.take()
+        if data is not None:
+            await self._batcher.send_pieces(data, self._send_append, on_unsent=self._on_unsent)
 
-    async def _send_pieces(self, data: memoryview) -> None:
-        step = self._max_bytes
-        for start in range(0, data.nbytes, step):
-            try:
-                # bytes sent as a text frame: no str round trip
-                await self._ws.send_utf8(append_audio_frame(data[start : start + step]))
-            except ConnectionFailedError:
-                self._hand_back(data[start:])
-                raise
-
-    def _hand_back(self, data: memoryview | bytearray) -> None:
-        """Audio this connection could not send goes back to core: replayed after the reconnection."""
-        if data:
-            self._session._unsent_audio(PcmData.from_bytes(bytes(data), self._rate))  # pyright: ignore[reportPrivateUsage]
+    async def _send_append(self, piece: memoryview) -> None:
+        """Send one ``input_audio_buffer.append`` (the batcher splits what it sends at ``max_append_ms``)."""
+        await self._ws.send_utf8(append_audio_frame(piece))  # bytes sent as a text frame: no str round trip
 
     async def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pending, self._pending = self._pending, bytearray()
-        if self._session.state is SessionState.RECONNECTING:
-            self._hand_back(pending)  # the coalescing buffer of a connection being replaced
+        pending = self._batcher.take()
+        if pending is not None and self._on_unsent is not None and self._session.state is SessionState.RECONNECTING:
+            self._on_unsent(self._batcher.to_pcm(pending))  # the coalescing buffer of a connection being replaced
         await self._ws.close()
 
     @property

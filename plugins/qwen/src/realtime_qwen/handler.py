@@ -65,8 +65,9 @@ class QwenEventHandler(ServerEventHandler):
 
     def __init__(self, session: QwenRealtime, *, transcript_hold_s: float = 3.0, cancel_grace_s: float = 1.5) -> None:
         # the base handler is typed for OpenAIRealtime; QwenRealtime offers the surface it uses (the core
-        # emitters, _begin_response, _start_tool_calls, _renew, _send_deferred_soon); the one OpenAI-only
-        # access (_config.interrupt_response in _on_speech_started) is overridden below
+        # emitters, _begin_response, _start_tool_calls, _renew, and _send_deferred_soon from the DialectSession
+        # both share); the one OpenAI-only access (_config.interrupt_response in _on_speech_started) is
+        # overridden below
         super().__init__(cast("OpenAIRealtime", session), DASHSCOPE, output_rate=OUTPUT_SAMPLE_RATE)
         self._q = session
         self.link: QwenLink | None = None

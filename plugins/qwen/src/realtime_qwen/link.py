@@ -1,10 +1,12 @@
 """One WebSocket connection to DashScope: JSON events out, server events in, microphone audio coalesced.
 
 Built on core's :class:`~realtime_core.transport.WebSocketTransport` (TLS verified, typed handshake errors, a
-receive loop that survives malformed frames and reports connection loss). Audio is the hot path (about 50
-chunks a second per session): chunks are gathered into appends of at least ``min_append_ms`` (never held
-longer than that: a timer flushes the tail) and written as UTF-8 bytes straight from the sample buffer,
-without ``json.dumps`` or an intermediate ``str``. Images go the same way (``input_image_buffer.append``).
+receive loop that survives malformed frames and reports connection loss), through realtime-openai's
+WebSocket transport: DashScope's ``input_audio_buffer.append`` is OpenAI's. Audio is the hot path (about 50
+chunks a second per session): core's :class:`~realtime_core.audio_buffers.AudioBatcher` gathers chunks into
+appends of at least ``min_append_ms`` (never held longer than that: a timer flushes the tail), written as
+UTF-8 bytes straight from the sample buffer, without ``json.dumps`` or an intermediate ``str``. Images go the
+same way (``input_image_buffer.append``).
 
 The link also remembers whether audio went out since the server last committed the input buffer: DashScope
 refuses an image before any audio ("Error append image before append audio.").
@@ -12,17 +14,17 @@ refuses an image before any audio ("Error append image before append audio.").
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from websockets.exceptions import ConnectionClosed
 
 from realtime_core import ConnectionFailedError, PcmData
-from realtime_core.transport import CloseClassifier, WebSocketTransport
+from realtime_core.transport import CloseClassifier
 from realtime_openai.protocol import append_audio_frame
+from realtime_openai.transport import MessageHandler, WebSocketRealtimeTransport
 
 from .config import INPUT_SAMPLE_RATE
 
@@ -31,13 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MessageHandler", "QwenLink", "image_frame"]
 
-MessageHandler = Callable[[dict[str, Any]], None]
-"""Called with each decoded server event, in order, from the receive task."""
-
 log = logging.getLogger("realtime_qwen.link")
 _IMAGE_HEAD = b'{"type":"input_image_buffer.append","image":"'
 _IMAGE_TAIL = b'"}'
-_BYTES_PER_MS = INPUT_SAMPLE_RATE * 2 / 1000
 
 
 def image_frame(jpeg: bytes) -> bytes:
@@ -45,8 +43,12 @@ def image_frame(jpeg: bytes) -> bytes:
     return b"".join((_IMAGE_HEAD, base64.b64encode(jpeg), _IMAGE_TAIL))
 
 
-class QwenLink:
-    """See the module docstring.
+class QwenLink(WebSocketRealtimeTransport):
+    """realtime-openai's WebSocket transport (the same append frames and coalescing), plus images and the
+    bookkeeping DashScope needs. See the module docstring.
+
+    Audio that could not be sent is not handed back to core: DashScope cannot resume, so a reconnect starts a
+    new conversation, and the chunk whose send failed reaches core's gap buffer through the error instead.
 
     :ivar audio_since_commit: audio was sent since the server's last ``input_audio_buffer.committed`` or
         ``cleared`` (so an image would be accepted).
@@ -66,81 +68,42 @@ class QwenLink:
         max_append_ms: float = 1000.0,
         max_frame_size: int | None = 16 * 1024 * 1024,
     ) -> None:
-        self._session = session
-        self._ws = WebSocketTransport(session, classify=classify)
-        self._url = url
-        self._headers = dict(headers)
-        self._ca_file = ca_file
-        self._open_timeout = open_timeout
-        self._max_size = max_frame_size
-        self._min_bytes = int(min_append_ms * _BYTES_PER_MS) // 2 * 2
-        self._max_bytes = max(2, self._min_bytes, int(max_append_ms * _BYTES_PER_MS) // 2 * 2)
-        self._window = min_append_ms / 1000
-        self._pending = bytearray()
-        self._timer: asyncio.TimerHandle | None = None
+        super().__init__(
+            session,
+            url,
+            headers=headers,
+            ca_file=ca_file,
+            open_timeout=open_timeout,
+            classify=classify,
+            sample_rate=INPUT_SAMPLE_RATE,
+            min_append_ms=min_append_ms,
+            max_append_ms=max_append_ms,
+            max_frame_size=max_frame_size,
+            hand_back_unsent=False,
+        )
         self.audio_since_commit = False
         self.uncommitted_ms = 0.0
 
-    def __repr__(self) -> str:  # never show headers (they hold the key)
-        return f"<QwenLink open={self.is_open}>"
-
-    async def open(self, on_message: MessageHandler) -> None:
-        await self._ws.open(
-            self._url, headers=self._headers, ca_file=self._ca_file, open_timeout=self._open_timeout, max_size=self._max_size
-        )
-        self._ws.start(on_message)
-
-    @property
-    def is_open(self) -> bool:
-        return self._ws.is_open
-
     # ------------------------------------------------------------------ sending
-    async def send(self, event: Mapping[str, Any]) -> None:
-        await self._ws.send_json(event)
-
     async def send_audio(self, pcm: PcmData) -> None:
         """Send microphone audio (PCM16 mono at 16 kHz), coalesced (see the module docstring)."""
-        samples = pcm.samples
-        if samples.dtype.byteorder == ">":  # the wire is little-endian
-            samples = samples.astype("<i2")
-        data = memoryview(samples).cast("B")
         self.uncommitted_ms += pcm.duration_ms
-        if not self._pending and data.nbytes >= self._min_bytes:
-            await self._send_pieces(data)
-            return
-        self._pending += data  # a small chunk: copy it (the caller may reuse its buffer)
-        if len(self._pending) >= self._min_bytes:
-            await self.flush_audio()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self._window, self._flush_later)
+        # the base class's three lines again rather than super(): one coroutine less per chunk on the hot path
+        data = self._batcher.push(pcm)
+        if data is not None:
+            await self._batcher.send_pieces(data, self._send_append, on_unsent=self._on_unsent)
 
-    def _flush_later(self) -> None:
-        self._timer = None
-        if self._pending and self.is_open:
-            self._session._spawn(self.flush_audio(), name="qwen-audio-flush")
-
-    async def flush_audio(self) -> None:
-        """Send the audio held back for coalescing now (before a commit, an image, or when the timer fires)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending:
-            return
-        pending, self._pending = self._pending, bytearray()  # swapped first: appends keep their order
-        await self._send_pieces(memoryview(pending))
-
-    async def _send_pieces(self, data: memoryview) -> None:
-        step = self._max_bytes
-        for start in range(0, data.nbytes, step):
-            await self._send_raw(append_audio_frame(data[start : start + step]))
+    async def _send_append(self, piece: memoryview) -> None:
+        await self._send_frame(append_audio_frame(piece))
         self.audio_since_commit = True
 
     async def send_image(self, jpeg: bytes) -> None:
         """Send one JPEG with ``input_image_buffer.append`` (pending audio goes first)."""
         await self.flush_audio()
-        await self._send_raw(image_frame(jpeg))
+        await self._send_frame(image_frame(jpeg))
 
-    async def _send_raw(self, frame: bytes) -> None:
+    async def _send_frame(self, frame: bytes) -> None:
+        """Send one UTF-8 JSON frame; unlike core's ``send_utf8`` it refuses once the link is closing."""
         ws = self._ws.ws
         if ws is None or self._ws.closing:
             raise ConnectionFailedError("not connected", provider="qwen")
@@ -158,11 +121,3 @@ class QwenLink:
     def turn_reset(self) -> None:
         """The client committed or cleared the buffer: a new manual turn starts."""
         self.uncommitted_ms = 0.0
-
-    async def close(self) -> None:
-        """Close without reporting a lost connection; idempotent and safe on a dead connection."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._pending = bytearray()
-        await self._ws.close()

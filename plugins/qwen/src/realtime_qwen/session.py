@@ -1,7 +1,9 @@
 """The Qwen-Omni realtime session: realtime-core's :class:`~realtime_core.Realtime` over DashScope's WebSocket.
 
-The protocol layer is shared with realtime-openai (its event handler and client event builders, in the
-DashScope dialect); this class adds what is Qwen's own: model profiles and their options, 16 kHz input,
+The protocol layer is shared with realtime-openai (its event handler, client event builders, WebSocket
+transport and the dialect-neutral session base :class:`~realtime_openai.dialect_session.DialectSession`:
+sending, the setup handshake, deferred ``response.create``, text input, tool results), in the DashScope
+dialect; this class adds what is Qwen's own: model profiles and their options, 16 kHz input,
 images through ``input_image_buffer.append`` (only after audio), ``response.cancel`` on every interruption
 (without relying on a ``response.done`` after it), ``session.finish`` on close, and session limits (idle
 closes and the 120-minute cap) handled through core's reconnection. DashScope cannot resume a session: a
@@ -27,16 +29,15 @@ from realtime_core import (
     InterruptInfo,
     InvalidAudioError,
     PcmData,
-    Realtime,
     RealtimeError,
     ReconnectContext,
     SecretStr,
-    ToolResult,
     VideoFrameJpeg,
     resolve_api_key,
 )
 from realtime_core.errors import redact
 from realtime_openai import protocol as p
+from realtime_openai.dialect_session import DialectSession, EventSender
 
 from .capabilities import MAX_SESSION_SECONDS, MAX_VIDEO_FPS, build_capabilities
 from .config import INPUT_SAMPLE_RATE, QwenSessionConfig, SemanticVad, ServerVad, TurnDetection
@@ -62,7 +63,7 @@ def _positive(name: str, value: object, *, zero_ok: bool = True, upper: float | 
     return float(value)
 
 
-class QwenRealtime(Realtime):
+class QwenRealtime(DialectSession[QwenEventHandler]):
     """A realtime speech-to-speech session with Qwen-Omni on DashScope (Alibaba Cloud Model Studio).
 
     :param model: ``qwen3.5-omni-plus-realtime`` (default), ``qwen3.5-omni-flash-realtime``,
@@ -195,9 +196,7 @@ class QwenRealtime(Realtime):
         )
         self._api_key = resolve_api_key(api_key, self.api_key_env, provider=self.provider_name)
         self._ca_file = ca_file
-        self._ids = p.EventIds()
         self._link: QwenLink | None = None
-        self._handler: QwenEventHandler | None = None
         self._barge_rid: str | None = None
         self._renew_pending = False
         self._cap_timers: list[asyncio.TimerHandle] = []
@@ -207,11 +206,6 @@ class QwenRealtime(Realtime):
     def session_config(self) -> QwenSessionConfig:
         """The validated configuration (``instructions`` as currently set on the session)."""
         return replace(self._config, instructions=self.instructions)
-
-    @property
-    def server_session(self) -> dict[str, Any]:
-        """The session as the server last described it (``session.created`` / ``session.updated``)."""
-        return dict(self._handler.server_session) if self._handler else {}
 
     @property
     def url(self) -> str:
@@ -270,11 +264,7 @@ class QwenRealtime(Realtime):
                     code=exc.code,
                     provider=self.provider_name,
                 ) from None
-            await handler.session_created
-            event_id = self._ids.next()
-            updated = handler.expect_update(event_id)
-            await self._send_on(link, handler, p.session_update(self.build_session(), event_id))
-            await updated
+            await self._send_session_update(link, handler)
         except BaseException:
             handler.dispose()
             with contextlib.suppress(Exception):
@@ -376,36 +366,8 @@ class QwenRealtime(Realtime):
             self._renew_now("session cap")
 
     # ------------------------------------------------------------------ sending
-    async def _send(self, event: dict[str, Any]) -> None:
-        link, handler = self._link, self._handler
-        if link is None or handler is None:
-            raise ConnectionFailedError("not connected", provider=self.provider_name)
-        await self._send_on(link, handler, event)
-
-    @staticmethod
-    async def _send_on(link: QwenLink, handler: QwenEventHandler, event: dict[str, Any]) -> None:
-        handler.sent(event)
-        await link.send(event)
-
-    async def _request_response(self) -> None:
-        """Send ``response.create`` now, or once the response the server is generating is done."""
-        handler = self._handler
-        event = p.response_create(None, self._ids.next())
-        if handler is not None and handler.active_response is not None:
-            handler.deferred.append(event)
-            return
-        await self._send(event)
-
-    def _send_deferred_soon(self) -> None:
-        self._spawn(self._send_deferred(), name="qwen-deferred-response")
-
-    async def _send_deferred(self) -> None:
-        handler = self._handler
-        if handler is None or handler.active_response is not None:
-            return
-        event = handler.take_deferred()
-        if event is not None:
-            await self._send(event)
+    def _event_sender(self) -> EventSender | None:
+        return self._link
 
     # ------------------------------------------------------------------ input
     async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
@@ -413,10 +375,6 @@ class QwenRealtime(Realtime):
         if link is None:
             raise ConnectionFailedError("not connected", provider=self.provider_name)
         await link.send_audio(pcm)  # a dead socket raises ConnectionFailedError: core buffers and reconnects
-
-    async def simple_response(self, text: str) -> None:
-        await self._send(p.item_create(p.message_item("user", text), self._ids.next()))
-        await self._request_response()
 
     async def begin_user_turn(self) -> None:
         handler = self._handler
@@ -447,11 +405,6 @@ class QwenRealtime(Realtime):
                 ok = True
             if not ok:
                 return  # the server refused the commit; the error event says why
-        await self._request_response()
-
-    async def _send_tool_results(self, results: list[ToolResult]) -> None:
-        for result in results:
-            await self._send(p.item_create(p.function_call_output_item(result.call_id, result.as_json()), self._ids.next()))
         await self._request_response()
 
     async def _send_video_frame(self, frame: VideoFrameJpeg) -> None:

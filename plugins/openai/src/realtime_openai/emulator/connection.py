@@ -45,6 +45,11 @@ _SEMANTIC_SILENCE_MS = {"low": 1000, "medium": 600, "auto": 600, "high": 300}
 class EmulatedConnection:
     """State and behaviour of one WebSocket connection to the emulator."""
 
+    max_append_b64: int | None = _MAX_APPEND_B64
+    """The largest base64 ``audio`` one ``input_audio_buffer.append`` may carry (None: no limit)."""
+    bad_audio_message = "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at 24kHz)"
+    """The error message for an ``audio`` that is not base64."""
+
     def __init__(
         self,
         emulator: OpenAIEmulator,
@@ -217,22 +222,23 @@ class EmulatedConnection:
 
     # ------------------------------------------------------------------ input audio
     async def _on_append(self, msg: dict[str, Any]) -> None:
+        data = self._appended_audio(msg)
+        if data:
+            await self.feed_audio(PcmData.from_bytes(data, self._rate))
+
+    def _appended_audio(self, msg: dict[str, Any]) -> bytes:
+        """The PCM of an ``input_audio_buffer.append`` (a trailing odd byte dropped), or the request error."""
         audio = msg.get("audio")
         if not isinstance(audio, str):
             raise missing("audio") if audio is None else invalid_type("audio", "a string", audio)
-        if len(audio) > _MAX_APPEND_B64:
+        limit = self.max_append_b64
+        if limit is not None and len(audio) > limit:
             raise RequestError("invalid_value", "Audio content exceeds the maximum of 15 MiB per append.", "audio")
         try:
             data = base64.b64decode(audio, validate=True)
         except binascii.Error:
-            raise RequestError(
-                "invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at 24kHz)", "audio"
-            ) from None
-        if len(data) % 2:
-            data = data[:-1]
-        if not data:
-            return
-        await self.feed_audio(PcmData.from_bytes(data, self._rate))
+            raise RequestError("invalid_value", self.bad_audio_message, "audio") from None
+        return data[:-1] if len(data) % 2 else data
 
     async def feed_audio(self, pcm: PcmData) -> None:
         """User audio from any transport (``input_audio_buffer.append``, a WebRTC track), mono at the input
@@ -246,7 +252,8 @@ class EmulatedConnection:
                 await self._on_vad(vad_event)
 
     def _configure_vad(self) -> None:
-        td = self.config["audio"]["input"]["turn_detection"]
+        """(Re)build the energy VAD when the session's turn detection changed (none: manual turns)."""
+        td = self._turn_detection()
         key = json.dumps(td, sort_keys=True)
         if key == self._vad_key:
             return
@@ -254,22 +261,20 @@ class EmulatedConnection:
         if td is None:
             self._vad = None
             return
+        threshold, silence, prefix, min_speech = self._vad_settings(td)
+        self._vad = EnergyVad(
+            self._rate, threshold=threshold, silence_ms=silence, prefix_ms=prefix, min_speech_ms=min_speech
+        )
+        self._vad_offset_ms = self._clock_ms
+
+    def _vad_settings(self, td: dict[str, Any]) -> tuple[float, float, float, float]:
+        """The energy VAD's (threshold, silence_ms, prefix_ms, min_speech_ms) for the turn detection ``td``."""
         scenario_vad = self.emu.scenario.vad
         if td["type"] == "server_vad":
             # OpenAI's threshold is a 0-1 sensitivity around 0.5; scale the scenario's RMS level with it
             threshold = max(1e-4, scenario_vad.threshold * (td["threshold"] / 0.5))
-            silence, prefix = td["silence_duration_ms"], td["prefix_padding_ms"]
-        else:
-            threshold = scenario_vad.threshold
-            silence, prefix = _SEMANTIC_SILENCE_MS[td["eagerness"]], 300
-        self._vad = EnergyVad(
-            self._rate,
-            threshold=threshold,
-            silence_ms=silence,
-            prefix_ms=prefix,
-            min_speech_ms=scenario_vad.min_speech_ms,
-        )
-        self._vad_offset_ms = self._clock_ms
+            return threshold, td["silence_duration_ms"], td["prefix_padding_ms"], scenario_vad.min_speech_ms
+        return scenario_vad.threshold, _SEMANTIC_SILENCE_MS[td["eagerness"]], 300, scenario_vad.min_speech_ms
 
     def _turn_detection(self) -> dict[str, Any] | None:
         return self.config["audio"]["input"]["turn_detection"]
@@ -509,13 +514,30 @@ class EmulatedConnection:
 
     async def _respond(self, params: dict[str, Any]) -> None:
         """Start a response for the newest unanswered input (or a say, or the after-tools reply)."""
+        reply, turn_index = self._plan_reply(params)
+        run = self._new_run(reply, turn_index, params)
+        if run.in_conversation:
+            self.response = run
+        self.responses_started += 1
+        run.start()
+
+    def _plan_reply(self, params: dict[str, Any]) -> tuple[PlannedReply, int | None]:
+        """The reply ``response.create`` asks for, and its scenario turn: a say (``say()`` sends the text
+        as per-response instructions), else :meth:`_next_reply`."""
+        said = verbatim_text(params.get("instructions"))
+        if said is None:
+            return self._next_reply()
+        self.emu.note("say", self.number, text=said)
+        self._tool_outputs = 0
+        return self.emu.player.render(Reply(text=said)), None
+
+    def _next_reply(self) -> tuple[PlannedReply, int | None]:
+        """The reply to what came in since the last response, and its scenario turn: the turn's
+        after-tools reply once tool outputs arrived ("Done." if the scenario has none), else the next turn
+        for the pending speech or text (an empty reply when the scenario has no more turns)."""
         player = self.emu.player
         turn_index: int | None = None
-        said = verbatim_text(params.get("instructions"))
-        if said is not None:
-            self.emu.note("say", self.number, text=said)
-            reply = player.render(Reply(text=said))
-        elif self._after_tools is not None and self._tool_outputs:
+        if self._after_tools is not None and self._tool_outputs:
             reply, self._after_tools = self._after_tools, None
         elif self._tool_outputs and not self._pending_turn and not self._pending_text:
             reply = player.render(Reply(text="Done."))
@@ -528,12 +550,20 @@ class EmulatedConnection:
             if turn is None:
                 reply = PlannedReply("", None, 100, 0, 0)
             else:
-                reply, turn_index = turn.reply, turn.index
-                self._after_tools = turn.after_tools if turn.reply.tool_calls else None
+                reply, turn_index = self._deliverable(turn.reply), turn.index
+                self._after_tools = turn.after_tools if reply.tool_calls else None
         self._tool_outputs = 0
+        return reply, turn_index
+
+    def _deliverable(self, reply: PlannedReply) -> PlannedReply:
+        """``reply`` as this connection's model can give it (a dialect's model may not call tools)."""
+        return reply
+
+    def _new_run(self, reply: PlannedReply, turn_index: int | None, params: dict[str, Any]) -> ResponseRun:
+        """The response that streams ``reply``, shaped by the ``response.create`` parameters and the session."""
         output = self.config["audio"]["output"]
         modality = (params.get("output_modalities") or self.config["output_modalities"])[0]
-        run = ResponseRun(
+        return ResponseRun(
             self,
             reply,
             turn_index=turn_index,
@@ -543,10 +573,6 @@ class EmulatedConnection:
             metadata=params.get("metadata"),
             in_conversation=params.get("conversation", "auto") != "none",
         )
-        if run.in_conversation:
-            self.response = run
-        self.responses_started += 1
-        run.start()
 
     def response_finished(self, run: ResponseRun) -> None:
         if self.response is run:

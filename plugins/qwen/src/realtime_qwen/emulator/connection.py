@@ -14,12 +14,11 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from realtime_core import PcmData
-from realtime_core.emulator import EnergyVad, PlannedReply, Reply, describe_speech
+from realtime_core.emulator import PlannedReply, Reply, describe_speech
 from realtime_openai.emulator.connection import EmulatedConnection
 from realtime_openai.emulator.conversation import Item, image_info
 from realtime_openai.emulator.wire import RequestError, invalid_type, missing
@@ -45,6 +44,8 @@ class QwenConnection(EmulatedConnection):
     """State and behaviour of one WebSocket connection to the Qwen emulator."""
 
     emu: QwenEmulator
+    max_append_b64 = None  # DashScope limits the buffer (15 MiB), not one append
+    bad_audio_message = "Invalid audio: expected base64-encoded PCM16 mono audio at 16 kHz."
 
     def __init__(
         self,
@@ -101,41 +102,18 @@ class QwenConnection(EmulatedConnection):
     def _turn_detection(self) -> dict[str, Any] | None:
         return self.config["turn_detection"]
 
-    def _configure_vad(self) -> None:
-        td = self.config["turn_detection"]
-        key = json.dumps(td, sort_keys=True)
-        if key == self._vad_key:
-            return
-        self._vad_key = key
-        if td is None:
-            self._vad = None
-            return
+    def _vad_settings(self, td: dict[str, Any]) -> tuple[float, float, float, float]:
         scenario_vad = self.emu.scenario.vad
         if td["type"] == "server_vad":
             # DashScope's threshold runs from -1 (most sensitive) to 1; 0.5 is the scenario's RMS level
             threshold = max(1e-4, scenario_vad.threshold * 2 ** ((td["threshold"] - 0.5) * 3))
-            silence, prefix, min_speech = td["silence_duration_ms"], td["prefix_padding_ms"], scenario_vad.min_speech_ms
-        else:
-            threshold, silence, prefix = scenario_vad.threshold, _SEMANTIC_SILENCE_MS, 300
-            min_speech = max(scenario_vad.min_speech_ms, _SEMANTIC_MIN_SPEECH_MS)
-        self._vad = EnergyVad(
-            self._rate, threshold=threshold, silence_ms=silence, prefix_ms=prefix, min_speech_ms=min_speech
-        )
-        self._vad_offset_ms = self._clock_ms
+            return threshold, td["silence_duration_ms"], td["prefix_padding_ms"], scenario_vad.min_speech_ms
+        min_speech = max(scenario_vad.min_speech_ms, _SEMANTIC_MIN_SPEECH_MS)
+        return scenario_vad.threshold, _SEMANTIC_SILENCE_MS, 300, min_speech
 
     # ================================================================== input
     async def _on_append(self, msg: dict[str, Any]) -> None:
-        audio = msg.get("audio")
-        if not isinstance(audio, str):
-            raise missing("audio") if audio is None else invalid_type("audio", "a string", audio)
-        try:
-            data = base64.b64decode(audio, validate=True)
-        except binascii.Error:
-            raise RequestError(
-                "invalid_value", "Invalid audio: expected base64-encoded PCM16 mono audio at 16 kHz.", "audio"
-            ) from None
-        if len(data) % 2:
-            data = data[:-1]
+        data = self._appended_audio(msg)
         if not data:
             return
         if len(self._buffer) + len(data) > _MAX_BUFFER_BYTES:
@@ -240,13 +218,9 @@ class QwenConnection(EmulatedConnection):
         })  # fmt: skip
 
     async def _on_clear(self, msg: dict[str, Any]) -> None:
-        self._buffer = bytearray()
         self._audio_since_commit = 0
         self._pending_images = []
-        self._speech_item = None
-        if self._vad is not None:
-            self._vad.reset()
-        await self.send({"type": "input_audio_buffer.cleared"})
+        await super()._on_clear(msg)
 
     # ================================================================== items
     async def _on_item_create(self, msg: dict[str, Any]) -> None:
@@ -328,29 +302,21 @@ class QwenConnection(EmulatedConnection):
         await self._respond(response)
 
     async def _respond(self, params: dict[str, Any]) -> None:
-        player = self.emu.player
-        turn_index: int | None = None
-        if self._after_tools is not None and self._tool_outputs:
-            reply, self._after_tools = self._after_tools, None
-        elif self._tool_outputs and not self._pending_turn and not self._pending_text:
-            reply = player.render(Reply(text="Done."))
-        else:
-            turn = self._pending_turn
-            if turn is None:
-                turn = player.next_turn("text", text=self._pending_text or "")
-            self._pending_turn = None
-            self._pending_text = None
-            if turn is None:
-                reply = PlannedReply("", None, 100, 0, 0)
-            else:
-                reply, turn_index = turn.reply, turn.index
-                if reply.tool_calls and not (self.profile.tools and self.config["tools"]):
-                    # qwen3-omni-flash accepts tools but never calls them; no model calls undeclared ones
-                    reply = player.render(Reply(text=reply.text or "I cannot look that up."))
-                self._after_tools = turn.after_tools if reply.tool_calls else None
-        self._tool_outputs = 0
+        await super()._respond(params)
+        self._last_activity = time.monotonic()  # a response starting is activity (for the idle close)
+
+    def _plan_reply(self, params: dict[str, Any]) -> tuple[PlannedReply, int | None]:
+        return self._next_reply()  # DashScope has no say: instructions are only instructions
+
+    def _deliverable(self, reply: PlannedReply) -> PlannedReply:
+        if reply.tool_calls and not (self.profile.tools and self.config["tools"]):
+            # qwen3-omni-flash accepts tools but never calls them; no model calls undeclared ones
+            return self.emu.player.render(Reply(text=reply.text or "I cannot look that up."))
+        return reply
+
+    def _new_run(self, reply: PlannedReply, turn_index: int | None, params: dict[str, Any]) -> QwenResponseRun:
         modalities = params.get("modalities") or self.config["modalities"]
-        run = QwenResponseRun(
+        return QwenResponseRun(
             self,
             reply,
             turn_index=turn_index,
@@ -359,10 +325,6 @@ class QwenConnection(EmulatedConnection):
             max_output_tokens=self.config.get("max_tokens"),
             metadata=None,
         )
-        self.response = run
-        self.responses_started += 1
-        self._last_activity = time.monotonic()
-        run.start()
 
     def response_finished(self, run: Any) -> None:
         super().response_finished(run)
