@@ -228,3 +228,33 @@ async def test_bad_arguments_are_refused() -> None:
 def test_a_recorder_needs_a_running_loop() -> None:
     with pytest.raises(RuntimeError, match="no running event loop"):
         EventRecorder(FakeRealtime())
+
+
+async def test_audio_helpers_speak_a_turn_the_vad_hears() -> None:
+    from realtime_core import RealtimeAudioOutputDoneEvent
+    from realtime_core.testing import EventRecorder, FakeRealtime, speak, speech_tone
+
+    assert speech_tone(100, 16000).rms() > 0.2  # well above the emulators' VAD threshold
+    session = FakeRealtime()
+    await session.connect()
+    rec = EventRecorder(session)
+    await speak(session, 600, 800, rate=48000)
+    done = await rec.wait_for(RealtimeAudioOutputDoneEvent)
+    assert done.response_id and session.log.audio_ms > 1300
+    await rec.aclose()
+    await session.close()
+
+
+async def test_client_messages_excludes_facts() -> None:
+    from realtime_conformance.reference import ReferenceEmulator, ReferenceRealtime
+    from realtime_core.testing import client_messages
+
+    async with ReferenceEmulator() as emu:
+        session = ReferenceRealtime(**emu.session_options())
+        await session.connect()
+        await session.simple_response("hello")
+        await emu.wait_fact("text_in")
+        await session.close()
+        kinds = [m["type"] for m in client_messages(emu)]
+        assert kinds[:2] == ["session.update", "text.send"] and not any(k.startswith("fact") for k in kinds)
+        assert client_messages(emu, "text.send", connection=1)[0]["text"] == "hello"

@@ -33,6 +33,7 @@ from .audio import PcmData
 from .capabilities import Capabilities
 from .emulator.engine import PlannedReply, PlannedTurn, ScenarioPlayer
 from .emulator.scenario import Reply, Scenario
+from .emulator.server import EmulatorServer
 from .emulator.vad import EnergyVad
 from .errors import ConnectionFailedError
 from .events import RealtimeEvent
@@ -41,7 +42,7 @@ from .session import InterruptInfo, Realtime
 from .tools import ToolCall, ToolResult
 from .video import VideoFrameJpeg
 
-__all__ = ["EventRecorder", "FakeProviderLog", "FakeRealtime"]
+__all__ = ["EventRecorder", "FakeProviderLog", "FakeRealtime", "client_messages", "speak", "speech_tone", "stream_audio"]
 
 _ids = itertools.count(1)
 E = TypeVar("E", bound=RealtimeEvent)
@@ -483,3 +484,36 @@ class EventRecorder:
     def __repr__(self) -> str:
         state = "ended" if self.ended.is_set() else "recording"
         return f"<EventRecorder {state} events={len(self.events)} session={self.session!r}>"
+
+
+# ---------------------------------------------------------------------------------------------- audio helpers
+def speech_tone(ms: float, rate: int = 16000, *, frequency: float = 220.0) -> PcmData:
+    """A loud tone that the emulators' energy VAD hears as speech (a stand-in for a spoken phrase)."""
+    return PcmData.tone(ms, rate, frequency=frequency, amplitude=0.3)
+
+
+async def stream_audio(session: Realtime, pcm: PcmData, chunk_ms: float = 20) -> None:
+    """Send ``pcm`` as an app would, in mic-sized chunks but faster than real time, yielding between chunks
+    so the receive loop runs (the emulators' VAD works on the audio clock, not the wall clock)."""
+    for chunk in pcm.chunks(chunk_ms):
+        await session.simple_audio_response(chunk)
+        await asyncio.sleep(0)
+
+
+async def speak(session: Realtime, speech_ms: float = 800, silence_ms: float = 1000, rate: int = 16000) -> None:
+    """A spoken turn: speech, then enough silence for server-side voice detection to end the turn."""
+    await stream_audio(session, speech_tone(speech_ms, rate))
+    if silence_ms:
+        await stream_audio(session, PcmData.silence(silence_ms, rate))
+
+
+def client_messages(emulator: EmulatorServer, kind: str | None = None, connection: int | None = None) -> list[Any]:
+    """Payloads of the client messages an emulator received (its facts excluded), optionally filtered."""
+    return [
+        m.payload
+        for m in emulator.received
+        if not m.kind.startswith("fact:")
+        and (kind is None or m.kind == kind)
+        and (connection is None or m.connection == connection)
+    ]
+

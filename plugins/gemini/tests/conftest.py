@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -11,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from realtime_core import PcmData, Realtime, RealtimeEvent
-from realtime_core.testing import EventRecorder
+from realtime_core.testing import EventRecorder, stream_audio
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
 
@@ -34,11 +33,7 @@ def utterance(speech_ms: float = 600, silence_ms: float = 700, rate: int = RATE)
 
 
 async def send_audio(session: GeminiRealtime, pcm: PcmData, chunk_ms: float = 20) -> None:
-    """Stream ``pcm`` as the app would, in small chunks, faster than real time (yielding between chunks so
-    the receive loop runs, as it would in a real app)."""
-    for chunk in pcm.chunks(chunk_ms):
-        await session.simple_audio_response(chunk)
-        await asyncio.sleep(0)
+    await stream_audio(session, pcm, chunk_ms)
 
 
 def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:

@@ -11,7 +11,8 @@ import pytest_asyncio
 
 from realtime_core import PcmData, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
-from realtime_core.testing import EventRecorder
+from realtime_core.testing import EventRecorder, stream_audio
+from realtime_core.testing import speak as speak_turn
 from realtime_nova import NovaRealtime
 from realtime_nova.emulator import NovaEmulator
 
@@ -28,17 +29,11 @@ def scenario(*turns: Turn, **kwargs: Any) -> Scenario:
 
 
 async def send(session: NovaRealtime, pcm: PcmData, chunk_ms: float = 20) -> None:
-    """Send audio as an app would: in small chunks, letting the loop run between them."""
-    for chunk in pcm.chunks(chunk_ms):
-        await session.simple_audio_response(chunk)
-        await asyncio.sleep(0)
+    await stream_audio(session, pcm, chunk_ms)
 
 
 async def speak(session: NovaRealtime, speech_ms: float = 800, silence_ms: float = 800, rate: int = RATE) -> None:
-    """A spoken turn the emulator's energy VAD hears: a tone, then silence that ends the turn."""
-    await send(session, PcmData.tone(speech_ms, rate, frequency=220.0, amplitude=0.3))
-    if silence_ms:
-        await send(session, PcmData.silence(silence_ms, rate))
+    await speak_turn(session, speech_ms, silence_ms, rate)
 
 
 EmulatorFactory = Callable[..., Awaitable[NovaEmulator]]

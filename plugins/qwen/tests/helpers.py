@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtime_core import PcmData, Realtime, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
-from realtime_core.testing import EventRecorder
+from realtime_core.testing import EventRecorder, client_messages, speech_tone, stream_audio
+from realtime_core.testing import speak as speak_turn
 from realtime_qwen import QwenRealtime
 from realtime_qwen.emulator import QwenEmulator
 
@@ -40,32 +40,20 @@ def scenario(*turns: Turn, **kwargs: Any) -> Scenario:
 
 
 def speech(ms: float, rate: int = 16000) -> PcmData:
-    """A loud tone the emulator's energy VAD hears as speech."""
-    return PcmData.tone(ms, rate, frequency=220.0, amplitude=0.3)
+    return speech_tone(ms, rate)
 
 
 async def send(session: Realtime, pcm: PcmData, chunk_ms: float = 20) -> None:
-    """Stream ``pcm`` in mic-sized chunks, faster than real time (the emulator's VAD runs on the audio clock)."""
-    for chunk in pcm.chunks(chunk_ms):
-        await session.simple_audio_response(chunk)
-        await asyncio.sleep(0)
+    await stream_audio(session, pcm, chunk_ms)
 
 
 async def speak(session: Realtime, speech_ms: float = 800, silence_ms: float = 1000, rate: int = 16000) -> None:
-    await send(session, speech(speech_ms, rate))
-    if silence_ms:
-        await send(session, PcmData.silence(silence_ms, rate))
+    await speak_turn(session, speech_ms, silence_ms, rate)
 
 
 def client_events(emu: QwenEmulator, kind: str | None = None, connection: int | None = None) -> list[dict[str, Any]]:
     """Client events the emulator received (facts excluded), optionally of one type."""
-    return [
-        m.payload
-        for m in emu.received
-        if not m.kind.startswith("fact:")
-        and (kind is None or m.kind == kind)
-        and (connection is None or m.connection == connection)
-    ]
+    return client_messages(emu, kind, connection)
 
 
 def server_types(emu: QwenEmulator, connection: int | None = None) -> list[str]:
