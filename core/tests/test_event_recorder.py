@@ -179,7 +179,7 @@ async def test_aclose_keeps_what_was_recorded_and_stops_recording() -> None:
             RealtimeAgentSpeechStartedEvent,
             RealtimeAudioOutputEvent,
         ]
-        assert rec.ended.is_set() and rec._stream not in session._streams  # pyright: ignore[reportPrivateUsage]
+        assert rec.ended.is_set() and session._dispatcher.stream_count == 0  # pyright: ignore[reportPrivateUsage]
         audio(session, "r2")
         await rec.aclose()  # idempotent
         assert len(rec.events) == 3

@@ -41,7 +41,7 @@ from realtime_core import (
     UserTranscriptEvent,
 )
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
-from realtime_core.testing import FakeRealtime
+from realtime_core.testing import FakeRealtime, pending_tasks
 
 FAST_RECONNECT = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05)
 
@@ -331,7 +331,7 @@ async def test_unsent_audio_is_replayed_after_reconnect() -> None:
     s = FakeRealtime(reconnect=ReconnectPolicy(max_attempts=2, initial_delay=0.05, jitter=0))
     events = s.events()
     await s.connect()
-    s._unsent_audio(PcmData.silence(60, 16000))  # the plugin's transport died holding this
+    s._core.unsent_audio(PcmData.silence(60, 16000))  # the plugin's transport died holding this
     s.simulate_disconnect()
     back = await events.wait_for(RealtimeReconnectedEvent, timeout=5)
     assert back.replayed_audio_ms == pytest.approx(60)
@@ -342,7 +342,7 @@ async def test_one_done_per_response_and_speech_events() -> None:
     s = Manual()
     events = s.events()
     await s.connect()
-    s._mark_turn_end()
+    s._core.mark_turn_end()
     s._emit_audio_output_event(PcmData.silence(40, 24000), "r1")
     s._emit_audio_output_done_event("r1")
     s._emit_audio_output_done_event("r1")
@@ -435,9 +435,9 @@ async def test_tool_batch_results_sent_together_with_failures_reported() -> None
 async def test_cancelled_tool_calls_are_not_sent() -> None:
     s = FakeRealtime(tools=[slow, get_weather])
     await s.connect()
-    task = s._start_tool_calls([ToolCall("c1", "slow", {}), ToolCall("c2", "get_weather", '{"city": "Rome"}')])
+    task = s._core.start_tool_calls([ToolCall("c1", "slow", {}), ToolCall("c2", "get_weather", '{"city": "Rome"}')])
     assert task is not None
-    s._cancel_tool_calls(["c1"])
+    s._core.cancel_tool_calls(["c1"])
     await asyncio.wait_for(task, 5)
     assert [r.call_id for r in s.log.tool_results[0]] == ["c2"]
     await s.close()
@@ -447,7 +447,7 @@ async def test_tool_results_finished_events() -> None:
     s = FakeRealtime(tools=[get_weather])
     events = s.events()
     await s.connect()
-    task = s._start_tool_calls([ToolCall("c1", "get_weather", '{"city": 3}')])
+    task = s._core.start_tool_calls([ToolCall("c1", "get_weather", '{"city": 3}')])
     assert task is not None
     await task
     finished = await events.wait_for(RealtimeToolCallFinishedEvent, timeout=2)
@@ -532,7 +532,7 @@ async def test_planned_renewal() -> None:
     s = FakeRealtime(reconnect=FAST_RECONNECT)
     events = s.events()
     await s.connect()
-    s._renew("go_away")
+    s._core.renew("go_away")
     back = await events.wait_for(RealtimeReconnectedEvent, timeout=5)
     assert back.planned and back.reason == "go_away" and back.state_restored
     assert s.log.connections == 2
@@ -613,7 +613,7 @@ async def test_no_task_left_after_close() -> None:
     await s.simple_response("go")
     await s.events().wait_for(RealtimeAudioOutputEvent, timeout=5)
     await s.close()
-    assert not [t for t in s._tasks if not t.done()]
+    assert not pending_tasks(s)
 
 
 async def test_video_sampling_limits_and_stop() -> None:
@@ -644,7 +644,7 @@ async def test_video_sampling_limits_and_stop() -> None:
     await s.connect()
     track = Track()
     await s.watch_video_track(track)  # type: ignore[arg-type]
-    sampler = s._video
+    sampler = s._video.sampler
     assert sampler is not None and sampler.fps == 2.0
     await asyncio.wait_for(s.two.wait(), 10)
     await s.stop_watching_video_track()
@@ -654,7 +654,7 @@ async def test_video_sampling_limits_and_stop() -> None:
     assert frames[0].data[:2] == b"\xff\xd8"
     assert frames[1].timestamp - frames[0].timestamp >= 0.4  # 2 fps, never faster
     assert track.n > 3 * len(frames)  # the track ran at its own pace: latest frame wins, no backlog
-    assert not sampler.running and s._video is None  # nothing left that could send a frame
+    assert not sampler.running and s._video.sampler is None  # nothing left that could send a frame
     await s.close()
     assert len(s.log.frames) == len(frames)
 

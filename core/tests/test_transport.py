@@ -39,7 +39,7 @@ class Probe(Realtime):
         self.transport: WebSocketTransport | None = None
 
     async def connect(self) -> None:
-        self.transport = WebSocketTransport(self)
+        self.transport = WebSocketTransport(self._core)
         await self.transport.open(self.url, headers={"Authorization": "Bearer sk-live-SECRET123456"}, ca_file=self.ca_file)
         self.transport.start(self.handle)
         self._emit_connected_event()

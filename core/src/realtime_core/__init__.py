@@ -64,6 +64,7 @@ from .events import (
     RealtimeUserSpeechTranscriptionEvent,
     UserTranscriptEvent,
 )
+from .history import HistoryItem
 from .hookspecs import hookimpl
 from .plugins import (
     ProviderSpec,
@@ -77,8 +78,10 @@ from .plugins import (
     register_plugin,
     unregister_plugin,
 )
-from .reconnect import HistoryItem, ReconnectContext, ReconnectPolicy
-from .session import InterruptInfo, Realtime, SessionState
+from .provider import ResponseView, SessionCore
+from .reconnect import ReconnectContext, ReconnectPolicy
+from .responses import InterruptInfo
+from .session import Realtime, SessionState
 from .stream import EventStream
 from .tools import Tool, ToolCall, ToolRegistry, ToolResult, tool
 from .video import VideoFrameJpeg, VideoSampler
@@ -130,8 +133,10 @@ __all__ = [
     "ReconnectContext",
     "ReconnectPolicy",
     "Resampler",
+    "ResponseView",
     "SecretStr",
     "SessionClosedError",
+    "SessionCore",
     "SessionExpiredError",
     "SessionState",
     "Tool",

@@ -29,6 +29,7 @@ __all__ = [
     "ToolExecutionError",
     "ToolTimeoutError",
     "UnsupportedCapability",
+    "as_error",
     "redact",
 ]
 
@@ -164,6 +165,22 @@ class ToolTimeoutError(ToolExecutionError):
 
 class InvalidAudioError(RealtimeError, ValueError):
     """Audio that cannot be used: bad sample rate, dtype, shape, odd byte count, NaN or infinite samples."""
+
+
+def as_error(exc: BaseException | str | None, provider: str, default: type[RealtimeError]) -> RealtimeError:
+    """``exc`` as a :class:`RealtimeError`: realtime errors as they are (with ``provider`` filled in), text
+    and other exceptions wrapped in ``default`` (the original kept as ``__cause__``)."""
+    if isinstance(exc, RealtimeError):
+        if exc.provider is None:
+            exc.provider = provider
+        return exc
+    if exc is None:
+        return default("connection lost", provider=provider)
+    if isinstance(exc, str):
+        return default(exc, provider=provider)
+    err = default(f"{type(exc).__name__}: {exc}", provider=provider)
+    err.__cause__ = exc
+    return err
 
 
 # Things that look like credentials: bearer tokens, OpenAI/Google/DashScope/ephemeral keys, AWS secrets.

@@ -85,6 +85,9 @@ class RealtimeEvent(BaseModel):
 
     is_output: ClassVar[bool] = False
     """Output events are dropped if they belong to an interrupted response or an older epoch."""
+    hook: ClassVar[str] = "realtime_on_event"
+    """The name of this class's event hook in :mod:`realtime_core.hookspecs` (the base class's is the
+    catch-all hook every event goes to first)."""
 
     @classmethod
     def fast(cls, **values: Any) -> Self:
@@ -118,19 +121,23 @@ class RealtimeConnectedEvent(RealtimeEvent):
     """The session is ready: audio can flow. Emitted exactly once per ``connect()``, first of all."""
 
     type: str = "realtime.connected"
+    hook: ClassVar[str] = "realtime_on_connected"
     session_config: dict[str, Any] = Field(default_factory=dict)
     capabilities: Capabilities = Field(default_factory=Capabilities)
 
 
 class RealtimeDisconnectedEvent(RealtimeEvent):
     """The connection ended. ``was_clean`` is True only for ``close()``; ``will_reconnect`` says whether
-    core is about to reconnect (a :class:`RealtimeReconnectedEvent` or a final error follows)."""
+    core is about to reconnect (a :class:`RealtimeReconnectedEvent` or a final error follows);
+    ``lost_audio_ms`` is input audio that will never be sent (buffered during a reconnection that failed)."""
 
     type: str = "realtime.disconnected"
+    hook: ClassVar[str] = "realtime_on_disconnected"
     reason: str = ""
     was_clean: bool = True
     will_reconnect: bool = False
     error: ErrorValue | None = None
+    lost_audio_ms: float = 0.0
 
 
 class RealtimeReconnectedEvent(RealtimeEvent):
@@ -142,6 +149,7 @@ class RealtimeReconnectedEvent(RealtimeEvent):
     """
 
     type: str = "realtime.reconnected"
+    hook: ClassVar[str] = "realtime_on_reconnected"
     reason: str = ""
     attempts: int = 1
     planned: bool = False
@@ -154,6 +162,7 @@ class RealtimeAudioInputEvent(RealtimeEvent):
     """Audio the app sent, as received by the session (before resampling)."""
 
     type: str = "realtime.audio_input"
+    hook: ClassVar[str] = "realtime_on_audio_input"
     audio_data: AudioData
 
 
@@ -162,6 +171,7 @@ class RealtimeAudioOutputEvent(RealtimeEvent):
 
     is_output: ClassVar[bool] = True
     type: str = "realtime.audio_output"
+    hook: ClassVar[str] = "realtime_on_audio_output"
     audio_data: AudioData
     response_id: str = ""
 
@@ -170,6 +180,7 @@ class RealtimeAudioOutputDoneEvent(RealtimeEvent):
     """No more audio for ``response_id``: exactly one per response, after its last chunk."""
 
     type: str = "realtime.audio_output_done"
+    hook: ClassVar[str] = "realtime_on_audio_output_done"
     response_id: str = ""
     interrupted: bool = False
 
@@ -179,6 +190,7 @@ class RealtimeResponseEvent(RealtimeEvent):
 
     is_output: ClassVar[bool] = True
     type: str = "realtime.response"
+    hook: ClassVar[str] = "realtime_on_response"
     text: str = ""
     response_id: str = ""
     is_complete: bool = False
@@ -189,6 +201,7 @@ class RealtimeUserSpeechTranscriptionEvent(RealtimeEvent):
     """Transcript of the user's speech. ``mode="delta"`` pieces, then one ``"final"`` with the full text."""
 
     type: str = "realtime.user_transcription"
+    hook: ClassVar[str] = "realtime_on_user_speech_transcription"
     text: str = ""
     original: Any = None
     mode: TranscriptMode = "final"
@@ -200,6 +213,7 @@ class RealtimeAgentSpeechTranscriptionEvent(RealtimeEvent):
 
     is_output: ClassVar[bool] = True
     type: str = "realtime.agent_transcription"
+    hook: ClassVar[str] = "realtime_on_agent_speech_transcription"
     text: str = ""
     original: Any = None
     mode: TranscriptMode = "final"
@@ -211,6 +225,7 @@ class UserTranscriptEvent(RealtimeEvent):
     transcript so apps written against STT events keep working."""
 
     type: str = "realtime.user_transcript"
+    hook: ClassVar[str] = "realtime_on_user_transcript"
     text: str = ""
     is_final: bool = True
     item_id: str | None = None
@@ -221,6 +236,7 @@ class RealtimeErrorEvent(RealtimeEvent):
     :class:`~realtime_core.errors.RealtimeError`; ``context`` says where it happened."""
 
     type: str = "realtime.error"
+    hook: ClassVar[str] = "realtime_on_error"
     error: ErrorValue
     context: str = ""
 
@@ -237,6 +253,7 @@ class RealtimeUserSpeechStartedEvent(RealtimeEvent):
     """Voice activity detection heard the user start speaking."""
 
     type: str = "realtime.user_speech_started"
+    hook: ClassVar[str] = "realtime_on_user_speech_started"
     item_id: str | None = None
     audio_start_ms: float | None = None
 
@@ -245,6 +262,7 @@ class RealtimeUserSpeechStoppedEvent(RealtimeEvent):
     """The user stopped speaking (end of turn as the provider sees it)."""
 
     type: str = "realtime.user_speech_stopped"
+    hook: ClassVar[str] = "realtime_on_user_speech_stopped"
     item_id: str | None = None
     audio_end_ms: float | None = None
 
@@ -254,6 +272,7 @@ class RealtimeAgentSpeechStartedEvent(RealtimeEvent):
 
     is_output: ClassVar[bool] = True
     type: str = "realtime.agent_speech_started"
+    hook: ClassVar[str] = "realtime_on_agent_speech_started"
     response_id: str = ""
 
 
@@ -261,6 +280,7 @@ class RealtimeAgentSpeechStoppedEvent(RealtimeEvent):
     """The agent finished (or was cut off: ``interrupted=True``) speaking ``response_id``."""
 
     type: str = "realtime.agent_speech_stopped"
+    hook: ClassVar[str] = "realtime_on_agent_speech_stopped"
     response_id: str = ""
     interrupted: bool = False
 
@@ -273,6 +293,7 @@ class RealtimeInterruptedEvent(RealtimeEvent):
     """
 
     type: str = "realtime.interrupted"
+    hook: ClassVar[str] = "realtime_on_interrupted"
     source: Literal["local", "server"] = "local"
     response_id: str | None = None
     heard_ms: float | None = None
@@ -282,6 +303,7 @@ class RealtimeToolCallStartedEvent(RealtimeEvent):
     """A tool call is about to run."""
 
     type: str = "realtime.tool_call_started"
+    hook: ClassVar[str] = "realtime_on_tool_call_started"
     call_id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -292,6 +314,7 @@ class RealtimeToolCallFinishedEvent(RealtimeEvent):
     """A tool call ended; ``error`` is set if it raised, timed out or was unknown."""
 
     type: str = "realtime.tool_call_finished"
+    hook: ClassVar[str] = "realtime_on_tool_call_finished"
     call_id: str
     name: str
     result: Any = None
@@ -306,6 +329,7 @@ class RealtimeUsageEvent(RealtimeEvent):
     """Token usage reported by the provider, split by modality where the provider says."""
 
     type: str = "realtime.usage"
+    hook: ClassVar[str] = "realtime_on_usage"
     response_id: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -327,6 +351,7 @@ class RealtimeMetricsEvent(RealtimeEvent):
     """
 
     type: str = "realtime.metrics"
+    hook: ClassVar[str] = "realtime_on_metrics"
     response_id: str | None = None
     time_to_first_audio_ms: float | None = None
     audio_output_ms: float = 0.0
@@ -345,6 +370,7 @@ class RealtimeRateLimitsEvent(RealtimeEvent):
     """The provider's current rate limits."""
 
     type: str = "realtime.rate_limits"
+    hook: ClassVar[str] = "realtime_on_rate_limits"
     limits: list[RateLimit] = Field(default_factory=list[RateLimit])
 
 
@@ -373,27 +399,7 @@ EVENT_TYPES: tuple[type[RealtimeEvent], ...] = (
 )
 """Every event class core defines, in a stable order."""
 
-HOOK_NAMES: dict[type[RealtimeEvent], str] = {
-    RealtimeConnectedEvent: "realtime_on_connected",
-    RealtimeDisconnectedEvent: "realtime_on_disconnected",
-    RealtimeReconnectedEvent: "realtime_on_reconnected",
-    RealtimeAudioInputEvent: "realtime_on_audio_input",
-    RealtimeAudioOutputEvent: "realtime_on_audio_output",
-    RealtimeAudioOutputDoneEvent: "realtime_on_audio_output_done",
-    RealtimeResponseEvent: "realtime_on_response",
-    RealtimeUserSpeechTranscriptionEvent: "realtime_on_user_speech_transcription",
-    RealtimeAgentSpeechTranscriptionEvent: "realtime_on_agent_speech_transcription",
-    UserTranscriptEvent: "realtime_on_user_transcript",
-    RealtimeErrorEvent: "realtime_on_error",
-    RealtimeUserSpeechStartedEvent: "realtime_on_user_speech_started",
-    RealtimeUserSpeechStoppedEvent: "realtime_on_user_speech_stopped",
-    RealtimeAgentSpeechStartedEvent: "realtime_on_agent_speech_started",
-    RealtimeAgentSpeechStoppedEvent: "realtime_on_agent_speech_stopped",
-    RealtimeInterruptedEvent: "realtime_on_interrupted",
-    RealtimeToolCallStartedEvent: "realtime_on_tool_call_started",
-    RealtimeToolCallFinishedEvent: "realtime_on_tool_call_finished",
-    RealtimeUsageEvent: "realtime_on_usage",
-    RealtimeMetricsEvent: "realtime_on_metrics",
-    RealtimeRateLimitsEvent: "realtime_on_rate_limits",
-}
-"""The event hook (see :mod:`realtime_core.hookspecs`) called for each event class."""
+HOOK_NAMES: dict[type[RealtimeEvent], str] = {cls: cls.hook for cls in EVENT_TYPES}
+"""The event hook (see :mod:`realtime_core.hookspecs`) called for each event class, from each class's
+``hook``. Every class in :data:`EVENT_TYPES` has its own hook; a test proves that the hookspecs, this table
+and the exports match one to one."""

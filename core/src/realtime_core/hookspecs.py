@@ -10,14 +10,23 @@ Three kinds of hooks:
 
 * **Registration** -- :func:`realtime_register_providers` is how a provider plugin makes itself known.
 * **Method hooks** mirror the abstract methods of :class:`realtime_core.Realtime` (connect, audio in, text
-  in, say, video frame, interrupt, close). Core calls them before the provider sees the call, so a plugin
-  can observe it or, for the ``firstresult`` hooks, replace the payload.
-* **Event hooks** mirror the emitters: one per event class plus :func:`realtime_on_event` for all of them.
-  An observer plugin implementing only event hooks sees every event of every provider, in emission
-  order. They are called synchronously from the session's receive path: keep them fast, never block.
+  in, say, video frame, interrupt, close; listed in :data:`METHOD_HOOKS`). Core calls them before the
+  provider sees the call, so a plugin can observe it or, for the ``firstresult`` hooks, replace the payload.
+* **Event hooks** mirror the emitters: one per event class (each class names its hook in its ``hook``
+  attribute) plus :func:`realtime_on_event` for all of them. An observer plugin implementing only event
+  hooks sees every event of every provider, in emission order. They are called synchronously from the
+  session's receive path: keep them fast, never block.
 
-Hook implementations may accept any subset of the documented arguments (pluggy passes what they name).
-Exceptions raised by observers are logged and swallowed; they never break a session.
+Rules:
+
+* Hook implementations may accept any subset of the documented arguments (pluggy passes what they name).
+* Exceptions raised by a hook implementation are logged and swallowed; they never break a session.
+* Order follows pluggy: ``tryfirst``/``trylast``, then the latest registered first.
+* Wrappers (``@hookimpl(wrapper=True)`` or the older ``hookwrapper=True``) are honoured: a hook that has
+  a wrapper is called through pluggy as a whole, so the wrapper runs around the other implementations
+  (for the audio hooks this costs a few microseconds per chunk; plain implementations are called
+  directly). If an implementation under a wrapper raises, the rest of that one call is skipped and the
+  error is logged.
 """
 
 from __future__ import annotations
@@ -60,6 +69,18 @@ if TYPE_CHECKING:
 PROJECT_NAME = "realtime"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+METHOD_HOOKS: tuple[str, ...] = (
+    "realtime_connect",
+    "realtime_audio_input",
+    "realtime_text_input",
+    "realtime_say",
+    "realtime_video_frame",
+    "realtime_interrupt",
+    "realtime_close",
+)
+"""The method hooks, in the order of the session methods they mirror (a test checks they are exactly the
+non-event, non-registration hookspecs below)."""
 
 # --------------------------------------------------------------------------------------------------
 # Registration

@@ -1,22 +1,32 @@
-"""Reconnection policy, the conversation history plugins replay, and the audio gap buffer.
+"""Reconnection: the policy, the audio gap buffer, and the loop that replaces a lost connection.
 
-Core owns the reconnect loop (see :meth:`Realtime._connection_lost` and :meth:`Realtime._renew`); a plugin
-only implements :meth:`Realtime._reconnect`, which opens a new connection and restores what it can: a
-resumption handle (Gemini), or a replay of :attr:`Realtime.history` (OpenAI, Nova), or nothing (Qwen). It
-returns whether the conversation state was restored, and core reports that truthfully in
-:class:`~realtime_core.RealtimeReconnectedEvent`.
+Core owns the reconnect loop (:class:`ReconnectRunner`, started by ``SessionCore.connection_lost`` and
+``SessionCore.renew``); a plugin only implements :meth:`Realtime._reconnect`, which opens a new connection
+and restores what it can: a resumption handle (Gemini), or a replay of the history (OpenAI, Nova), or
+nothing (Qwen). It returns whether the conversation state was restored, and core reports that truthfully in
+:class:`~realtime_core.RealtimeReconnectedEvent`, with the input audio replayed after the gap and the audio
+that was lost.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .audio import PcmData
+from .emitter import Emitter
+from .errors import ConnectionFailedError, RealtimeError, as_error
+from .history import ConversationHistory, HistoryItem
+from .lifecycle import Lifecycle, SessionState
 
-__all__ = ["AudioGapBuffer", "HistoryItem", "ReconnectContext", "ReconnectPolicy"]
+__all__ = ["AudioGapBuffer", "HistoryItem", "ReconnectContext", "ReconnectPolicy", "ReconnectRunner"]
+
+log = logging.getLogger("realtime_core.session")
 
 
 @dataclass(frozen=True)
@@ -46,20 +56,6 @@ class ReconnectPolicy:
     @classmethod
     def disabled(cls) -> ReconnectPolicy:
         return cls(max_attempts=0)
-
-
-@dataclass(frozen=True)
-class HistoryItem:
-    """One turn of the conversation as core saw it (final transcripts, text input, tool traffic)."""
-
-    role: Literal["user", "assistant", "system", "tool"]
-    text: str = ""
-    kind: Literal["message", "tool_call", "tool_result"] = "message"
-    item_id: str | None = None
-    response_id: str | None = None
-    tool_name: str | None = None
-    call_id: str | None = None
-    data: Any = None
 
 
 @dataclass(frozen=True)
@@ -115,3 +111,163 @@ class AudioGapBuffer:
 
     def __len__(self) -> int:
         return len(self._chunks)
+
+
+class ReconnectRunner:
+    """Decides whether a lost connection is reconnected, and runs the attempts.
+
+    :param reconnect: the provider's :meth:`Realtime._reconnect`, or None if it cannot reconnect.
+    :param can_reconnect: whether the session's capabilities declare reconnection (read when needed:
+        capabilities may be set at connect).
+    :param send_audio: sends one buffered chunk through the provider (used to replay the gap).
+    :param release: frees the provider's transport after a final failure (its ``close()``).
+    """
+
+    def __init__(
+        self,
+        *,
+        policy: ReconnectPolicy,
+        lifecycle: Lifecycle,
+        emitter: Emitter,
+        history: ConversationHistory,
+        connect_timeout: float,
+        reconnect: Callable[[ReconnectContext], Awaitable[bool]] | None,
+        can_reconnect: Callable[[], bool],
+        send_audio: Callable[[PcmData, Any], Awaitable[None]],
+        release: Callable[[], Coroutine[Any, Any, None]],
+        spawn: Callable[[Coroutine[Any, Any, Any], str], asyncio.Task[Any]],
+    ) -> None:
+        self.policy = policy
+        self.gap = AudioGapBuffer(policy.buffer_audio_ms)
+        self._lifecycle = lifecycle
+        self._emitter = emitter
+        self._history = history
+        self._connect_timeout = connect_timeout
+        self._reconnect = reconnect
+        self._can_reconnect = can_reconnect
+        self._send_audio = send_audio
+        self._release = release
+        self._spawn = spawn
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def connection_lost(self, error: BaseException | str | None, reason: str) -> None:
+        """The transport died. Reconnect if the policy, the capabilities and ``error.recoverable`` allow;
+        otherwise the session fails (one disconnected event, the streams end)."""
+        if self._lifecycle.state is not SessionState.CONNECTED:
+            return
+        provider = self._emitter.provider
+        err = as_error(error, provider, ConnectionFailedError) if error is not None else ConnectionFailedError(reason, provider=provider)
+        will = (
+            err.recoverable
+            and self.policy.max_attempts > 0
+            and self._reconnect is not None
+            and self._can_reconnect()
+        )
+        self._emitter.end_active_response()
+        self._lifecycle.move(SessionState.RECONNECTING if will else SessionState.FAILED)
+        if not will:
+            self._emitter.error(err, context="connection")
+        self._emitter.disconnected(reason, was_clean=False, will_reconnect=will, error=err)
+        if will:
+            self.task = self._spawn(self._run(reason, planned=False), "realtime-reconnect")
+        else:
+            self._give_up()
+            self._spawn(self._release(), "realtime-release")
+
+    def renew(self, reason: str) -> None:
+        """Replace the connection before a known limit; input is buffered meanwhile."""
+        if self._lifecycle.state is not SessionState.CONNECTED or self.running or self._reconnect is None:
+            return
+        self._lifecycle.move(SessionState.RECONNECTING)
+        self.task = self._spawn(self._run(reason, planned=True), "realtime-renew")
+
+    def unsent_audio(self, pcm: PcmData, participant: Any) -> None:
+        """Audio the transport could not send: replayed after reconnecting, or counted as lost."""
+        if self._lifecycle.is_live:
+            self.gap.add(pcm, participant)
+        else:
+            self.gap.lost_ms += pcm.duration_ms
+            log.warning("%s: %.0f ms of audio could not be sent (session %s)", self._emitter.provider, pcm.duration_ms, self._lifecycle.state.value)
+
+    async def cancel(self) -> None:
+        task = self.task
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.debug("reconnect task ended with an error", exc_info=True)
+
+    async def _run(self, reason: str, *, planned: bool) -> None:
+        assert self._reconnect is not None
+        policy = self.policy
+        last: RealtimeError | None = None
+        attempt = 0
+        while attempt < max(1, policy.max_attempts):
+            attempt += 1
+            if not (planned and attempt == 1):
+                await asyncio.sleep(policy.delay(attempt))
+            ctx = ReconnectContext(attempt=attempt, reason=reason, planned=planned, history=self._history.items())
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    restored = await self._reconnect(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                last = as_error(exc, self._emitter.provider, ConnectionFailedError)
+                log.info("%s reconnect attempt %d failed: %s", self._emitter.provider, attempt, last)
+                if not last.recoverable:
+                    break
+                continue
+            if self._lifecycle.state is not SessionState.RECONNECTING:
+                return  # closed meanwhile
+            try:
+                replayed = await self._replay_gap()
+            except ConnectionFailedError as exc:
+                last = exc
+                continue  # the new connection died already: try again, the audio is still buffered
+            lost = self.gap.lost_ms
+            self.gap.reset()
+            self._lifecycle.move(SessionState.CONNECTED)
+            self._emitter.reconnected(
+                reason=reason, attempts=attempt, planned=planned, state_restored=bool(restored), replayed_ms=replayed, lost_ms=lost
+            )
+            return
+        final = ConnectionFailedError(
+            f"could not reconnect after {attempt} attempt(s)" + (f": {last.message}" if last else ""),
+            provider=self._emitter.provider,
+            recoverable=False,
+            code=last.code if last else None,
+        )
+        self._lifecycle.move(SessionState.FAILED)
+        self._emitter.error(final, context="reconnect")
+        lost = self.gap.lost_ms + self.gap.buffered_ms
+        self.gap.reset()
+        if lost:
+            log.warning("%s: %.0f ms of buffered input audio were never sent", self._emitter.provider, lost)
+        self._emitter.disconnected("reconnect failed", was_clean=False, error=final, lost_ms=lost)
+        self._give_up()
+        await self._release()
+
+    def _give_up(self) -> None:
+        self._lifecycle.disconnected_announced = True
+        self._emitter.dispatcher.end()
+
+    async def _replay_gap(self) -> float:
+        replayed = 0.0
+        while len(self.gap):
+            items = self.gap.drain()
+            for i, (pcm, participant) in enumerate(items):
+                try:
+                    await self._send_audio(pcm, participant)
+                except ConnectionFailedError:
+                    self.gap.restore(items[i:])
+                    raise
+                replayed += pcm.duration_ms
+        return replayed

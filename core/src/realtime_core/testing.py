@@ -38,14 +38,33 @@ from .emulator.vad import EnergyVad
 from .errors import ConnectionFailedError
 from .events import RealtimeEvent
 from .reconnect import ReconnectContext
-from .session import InterruptInfo, Realtime
+from .responses import InterruptInfo
+from .session import Realtime
 from .tools import ToolCall, ToolResult
 from .video import VideoFrameJpeg
 
-__all__ = ["EventRecorder", "FakeProviderLog", "FakeRealtime", "client_messages", "speak", "speech_tone", "stream_audio"]
+__all__ = [
+    "EventRecorder",
+    "FakeProviderLog",
+    "FakeRealtime",
+    "client_messages",
+    "pending_tasks",
+    "speak",
+    "speech_tone",
+    "stream_audio",
+]
 
 _ids = itertools.count(1)
 E = TypeVar("E", bound=RealtimeEvent)
+
+
+def pending_tasks(session: Realtime) -> list[asyncio.Task[Any]]:
+    """The tasks ``session`` owns that have not finished (after ``close()``: none, or it leaks).
+
+    Tasks a plugin started without the session (``asyncio.create_task``) are not in it: compare
+    ``asyncio.all_tasks()`` before and after to catch those too.
+    """
+    return session._core.pending_tasks()  # pyright: ignore[reportPrivateUsage]
 
 
 @dataclass
@@ -150,7 +169,7 @@ class FakeRealtime(Realtime):
             if event.kind == "start":
                 self._emit_user_speech_started(audio_start_ms=event.at_ms)
                 if self.responding:
-                    self._handle_barge_in()
+                    self._core.handle_barge_in()
             else:
                 self._emit_user_speech_stopped(audio_end_ms=event.at_ms)
                 turn = self._player.next_turn("speech", speech=event.speech, speech_ms=event.speech_ms)
@@ -200,7 +219,7 @@ class FakeRealtime(Realtime):
     # ------------------------------------------------------------------ test helpers
     def simulate_disconnect(self, *, recoverable: bool = True) -> None:
         """Pretend the transport dropped (core then reconnects if it can)."""
-        self._connection_lost(
+        self._core.connection_lost(
             ConnectionFailedError("simulated drop", provider=self.provider_name, recoverable=recoverable)
         )
 
@@ -221,7 +240,7 @@ class FakeRealtime(Realtime):
     def _start_reply(self, reply: PlannedReply) -> None:
         if self._playing is not None and not self._playing.done():
             self._playing.cancel()
-        self._playing = self._spawn(self._stream(reply, f"resp_{next(_ids):06d}"), name="fake-reply")
+        self._playing = self._core.spawn(self._stream(reply, f"resp_{next(_ids):06d}"), name="fake-reply")
 
     async def _stop_playing(self) -> None:
         task, self._playing = self._playing, None
@@ -231,7 +250,7 @@ class FakeRealtime(Realtime):
                 await task
 
     async def _stream(self, reply: PlannedReply, rid: str) -> None:
-        self._begin_response(rid)
+        self._core.begin_response(rid)
         if reply.first_chunk_delay_ms:
             await asyncio.sleep(reply.first_chunk_delay_ms / 1000)
         for piece in reply.text_chunks():
@@ -245,7 +264,7 @@ class FakeRealtime(Realtime):
         self._emit_audio_output_done_event(rid)
         self._emit_usage_event(rid, input_tokens=10, output_tokens=20, total_tokens=30)
         if reply.tool_calls:
-            self._start_tool_calls(
+            self._core.start_tool_calls(
                 [ToolCall(c.call_id, c.name, c.arguments, response_id=rid) for c in reply.tool_calls]
             )
 

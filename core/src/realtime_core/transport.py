@@ -37,7 +37,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .session import Realtime
+    from .provider import SessionCore
 
 __all__ = ["CloseClassifier", "WebSocketTransport", "classify_close", "ssl_context", "tls_context_for"]
 
@@ -100,13 +100,14 @@ def classify_close(code: int | None, reason: str, *, provider: str | None = None
 class WebSocketTransport:
     """One WebSocket connection of a session.
 
-    :param session: the owning session (receives error events and connection-loss notices).
+    :param core: the owning session's :class:`~realtime_core.SessionCore` (``self._core`` in a provider):
+        it receives error events and connection-loss notices, and owns the receive task.
     :param classify: turns a close code and reason into the error reported to core.
     """
 
-    def __init__(self, session: Realtime, *, classify: CloseClassifier | None = None) -> None:
-        self.session = session
-        self.provider = session.provider_name
+    def __init__(self, core: SessionCore, *, classify: CloseClassifier | None = None) -> None:
+        self.core = core
+        self.provider = core.provider_name
         self._classify: CloseClassifier = classify or self._default_classify
         self.ws: ClientConnection | None = None
         self.closing = False
@@ -208,26 +209,26 @@ class WebSocketTransport:
     # ------------------------------------------------------------------ receiving
     def start(self, handler: Handler) -> asyncio.Task[None]:
         """Run the receive loop in a session-owned task, calling ``handler`` with each JSON object."""
-        self._receiver = self.session._spawn(self._receive(handler), name=f"{self.provider}-receive")  # pyright: ignore[reportPrivateUsage]
-        return self._receiver
+        receiver = self._receiver = self.core.spawn(self._receive(handler), name=f"{self.provider}-receive")
+        return receiver
 
     async def _receive(self, handler: Handler) -> None:
         ws = self.ws
         assert ws is not None
-        session = self.session
+        core = self.core
         is_async = inspect.iscoroutinefunction(handler)
         try:
             async for raw in ws:
                 try:
                     decoded: Any = json.loads(raw)
                 except ValueError as exc:
-                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                    core.emit_error_event(
                         ProtocolError(f"malformed frame from the server ({len(raw)} bytes, not JSON): {exc}", provider=self.provider),
                         context="receive",
                     )
                     continue
                 if not isinstance(decoded, dict):
-                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                    core.emit_error_event(
                         ProtocolError(f"malformed frame from the server: expected a JSON object, got {type(decoded).__name__}", provider=self.provider),
                         context="receive",
                     )
@@ -241,11 +242,11 @@ class WebSocketTransport:
                         if result is not None:
                             await result
                 except RealtimeError as exc:
-                    session._emit_error_event(exc, context="receive")  # pyright: ignore[reportPrivateUsage]
+                    core.emit_error_event(exc, context="receive")
                 except Exception as exc:
                     log.exception("%s: error handling a server message", self.provider)
                     kind = message.get("type") or next(iter(message), "?")
-                    session._emit_error_event(  # pyright: ignore[reportPrivateUsage]
+                    core.emit_error_event(
                         ProtocolError(f"could not handle a {kind!r} message: {type(exc).__name__}: {exc}", provider=self.provider),
                         context="receive",
                     )
@@ -256,7 +257,7 @@ class WebSocketTransport:
         if self.closing:
             return
         error = self._classify(self.close_code, self.close_reason)
-        session._connection_lost(error, reason=str(error.message))  # pyright: ignore[reportPrivateUsage]
+        core.connection_lost(error, reason=str(error.message))
 
     async def wait(self, awaitable: Awaitable[_T]) -> _T:
         """Await ``awaitable`` (e.g. a "setup complete" future) unless the connection ends first.

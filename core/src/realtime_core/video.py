@@ -24,7 +24,7 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     import av
 
-__all__ = ["VideoFrameJpeg", "VideoSampler", "VideoTrack", "encode_jpeg", "fit_within"]
+__all__ = ["VideoFrameJpeg", "VideoPump", "VideoSampler", "VideoTrack", "encode_jpeg", "fit_within"]
 
 log = logging.getLogger("realtime_core.video")
 
@@ -201,3 +201,49 @@ class VideoSampler:
             next_at = time.monotonic() + interval  # strict spacing: never faster than fps
             await self._on_frame(jpeg)
             self.frames_sent += 1
+
+
+class VideoPump:
+    """A session's video input: at most one watched track, its frames through the method hook to the
+    provider, nothing sent while reconnecting (frames are snapshots; skipping one loses nothing).
+
+    :param send: the provider's ``_send_video_frame``.
+    :param may_send: whether the session is connected right now.
+    :param replace: the ``realtime_video_frame`` method hook (returns a replacement frame or None).
+    :param on_error: reports a failed send (the session lives on).
+    """
+
+    def __init__(
+        self,
+        *,
+        send: Callable[[VideoFrameJpeg], Awaitable[None]],
+        may_send: Callable[[], bool],
+        replace: Callable[[VideoFrameJpeg], object],
+        on_error: Callable[[Exception], None],
+    ) -> None:
+        self._send = send
+        self._may_send = may_send
+        self._replace = replace
+        self._on_error = on_error
+        self.sampler: VideoSampler | None = None
+
+    def watch(self, track: VideoTrack, *, fps: float, max_width: int, max_height: int) -> None:
+        self.sampler = VideoSampler(track, fps=fps, on_frame=self._deliver, max_width=max_width, max_height=max_height)
+        self.sampler.start()
+
+    async def stop(self) -> None:
+        """Stop sending video; no frame is sent after this returns."""
+        sampler, self.sampler = self.sampler, None
+        if sampler is not None:
+            await sampler.stop()
+
+    async def _deliver(self, frame: VideoFrameJpeg) -> None:
+        if not self._may_send():
+            return
+        replaced = self._replace(frame)
+        if isinstance(replaced, VideoFrameJpeg):
+            frame = replaced
+        try:
+            await self._send(frame)
+        except Exception as exc:  # reported, never fatal: the next frame may go through
+            self._on_error(exc)

@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from realtime_core import PcmData, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
-from realtime_core.testing import EventRecorder, stream_audio
+from realtime_core.testing import EventRecorder, pending_tasks, stream_audio
 from realtime_core.testing import speak as speak_turn
 from realtime_nova import NovaRealtime
 from realtime_nova.emulator import NovaEmulator
@@ -76,7 +76,7 @@ async def nova_session(nova_emulator: EmulatorFactory) -> AsyncIterator[SessionF
     for session, recorder in made:
         await asyncio.wait_for(session.close(), 10)
         await recorder.aclose()
-        leftover = [t for t in session._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
+        leftover = pending_tasks(session)
         assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
 
 

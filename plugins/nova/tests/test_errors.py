@@ -176,7 +176,7 @@ async def test_delay_and_go_away_faults(nova_emulator: EmulatorFactory, nova_ses
     await rec.wait_for(RealtimeAudioOutputDoneEvent)
     await speak(session)  # GOAWAY lets the open stream go on...
     await rec.wait_for(RealtimeAudioOutputDoneEvent, count=2)
-    session._renew("test")  # ...and the next stream goes to a new connection  # pyright: ignore[reportPrivateUsage]
+    session._core.renew("test")  # ...and the next stream goes to a new connection  # pyright: ignore[reportPrivateUsage]
     await rec.wait_for(RealtimeReconnectedEvent)
     assert emulator.tcp_connections == 2
 

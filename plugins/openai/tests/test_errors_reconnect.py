@@ -18,6 +18,7 @@ from realtime_core import (
     SessionExpiredError,
 )
 from realtime_core.emulator import Fault
+from realtime_core.testing import pending_tasks
 from realtime_openai.errors import error_from_http, error_from_payload
 
 from .helpers import (
@@ -220,4 +221,4 @@ async def test_owned_tasks_end_with_the_session(emulator: EmulatorFactory, sessi
     await s.connect()
     await speak(s, silence_ms=30)  # leaves a coalescing timer armed
     await s.close()
-    assert not [t for t in s._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
+    assert not pending_tasks(s)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest_asyncio
 
 from realtime_core.emulator import Scenario
-from realtime_core.testing import EventRecorder
+from realtime_core.testing import EventRecorder, pending_tasks
 from realtime_qwen import QwenRealtime
 from realtime_qwen.emulator import QwenEmulator
 
@@ -46,7 +46,7 @@ async def session() -> AsyncIterator[Callable[..., QwenRealtime]]:
     yield make
     for s in made:
         await s.close()
-        leftover = [t for t in s._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
+        leftover = pending_tasks(s)
         assert not leftover, f"tasks left running: {[t.get_name() for t in leftover]}"
 
 

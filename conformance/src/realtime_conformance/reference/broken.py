@@ -64,8 +64,10 @@ class DoubleDone(ReferenceRealtime):
     def _handle(self, msg: dict[str, Any]) -> None:
         super()._handle(msg)
         if msg.get("type") == "response.done":
-            self._emit(
-                RealtimeAudioOutputDoneEvent.model_construct(**self._stamp(), response_id=str(msg["response_id"]))
+            self._dispatcher.emit(  # pyright: ignore[reportPrivateUsage]
+                RealtimeAudioOutputDoneEvent.model_construct(
+                    **self._emitter.stamp(), response_id=str(msg["response_id"])  # pyright: ignore[reportPrivateUsage]
+                )
             )
 
 
@@ -75,7 +77,7 @@ class ForgetsDisconnected(ReferenceRealtime):
     BREAKS: ClassVar[tuple[str, ...]] = ("lifecycle.close_clean_once",)
 
     async def close(self) -> None:
-        self._disconnected_emitted = True
+        self._lifecycle.disconnected_announced = True  # pyright: ignore[reportPrivateUsage]
         await super().close()
 
 

@@ -95,12 +95,12 @@ class ReferenceRealtime(Realtime):
     # ------------------------------------------------------------------ connection
     async def _open(self) -> WebSocketTransport:
         assert self._api_key is not None
-        transport = WebSocketTransport(self)
+        transport = WebSocketTransport(self._core)
         await transport.open(
             self.url,
             headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
             ca_file=self.ca_file,
-            open_timeout=self._connect_timeout,
+            open_timeout=self._core.connect_timeout,
         )
         self._ready = asyncio.get_running_loop().create_future()
         self._transport = transport
@@ -188,13 +188,13 @@ class ReferenceRealtime(Realtime):
             case "speech.started":
                 self._emit_user_speech_started(msg.get("item_id"), msg.get("audio_start_ms"))
                 if self.responding:
-                    self._handle_barge_in()
+                    self._core.handle_barge_in()
             case "speech.stopped":
                 self._emit_user_speech_stopped(msg.get("item_id"), msg.get("audio_end_ms"))
             case "transcript.user":
                 self._emit_user_speech_transcription(msg["text"], msg, mode="final", item_id=msg.get("item_id"))
             case "response.started":
-                self._begin_response(rid)
+                self._core.begin_response(rid)
             case "audio.delta":
                 pcm = PcmData.from_bytes(base64.b64decode(msg["audio"]), protocol.OUTPUT_RATE)
                 self._emit_audio_output_event(pcm, rid)
@@ -216,7 +216,7 @@ class ReferenceRealtime(Realtime):
                     self._emit_audio_output_done_event(rid)
                 calls = self._pending_calls.pop(rid, [])
                 if calls:
-                    self._start_tool_calls(calls)  # all calls of the response, answered together
+                    self._core.start_tool_calls(calls)  # all calls of the response, answered together
                 usage = msg.get("usage") or {}
                 if usage:
                     self._emit_usage_event(
@@ -227,7 +227,7 @@ class ReferenceRealtime(Realtime):
                         total_tokens=usage.get("total_tokens"),
                     )
             case "session.expiring":
-                self._renew("session expiring")
+                self._core.renew("session expiring")
             case "error":
                 code = str(msg.get("code") or "error")
                 err = ProviderError(

@@ -15,6 +15,7 @@ from realtime_core import (
     RealtimeDisconnectedEvent,
     SessionClosedError,
 )
+from realtime_core.testing import pending_tasks
 
 from ..clauses import clause
 from ..fixtures import HarnessFactory
@@ -77,7 +78,7 @@ class LifecycleTests(SuiteBase):
         await self.take_turn(h)
         await self.wait_reply(h)
         await h.close()
-        leftover = [t for t in h.session._tasks if not t.done()]  # pyright: ignore[reportPrivateUsage]
+        leftover = pending_tasks(h.session)
         assert not leftover, f"tasks still running after close(): {[t.get_name() for t in leftover]}"
 
     @clause("closed_session_refuses", offline_only=True)

@@ -274,7 +274,7 @@ class GeminiRealtime(Realtime):
         opts = self.options
         if opts.audio_stream_end_after is not None and not opts.manual_activity and opts.vertex is None:
             self._audio_flowing = asyncio.Event()
-            self._spawn(self._watch_input_pause(opts.audio_stream_end_after), name="gemini-input-pause")
+            self._core.spawn(self._watch_input_pause(opts.audio_stream_end_after), name="gemini-input-pause")
         self._emit_connected_event(self._summary(), self.capabilities)
 
     def _summary(self) -> dict[str, Any]:
@@ -302,11 +302,11 @@ class GeminiRealtime(Realtime):
         """
         endpoint = await resolve_endpoint(self.options)
         self._endpoint = endpoint
-        transport = WebSocketTransport(self, classify=self._classify_close)
+        transport = WebSocketTransport(self._core, classify=self._classify_close)
         self._opening = transport
         try:
             ws = await transport.open(
-                endpoint.url, headers=endpoint.headers, ca_file=self.options.ca_file, open_timeout=self._connect_timeout
+                endpoint.url, headers=endpoint.headers, ca_file=self.options.ca_file, open_timeout=self._core.connect_timeout
             )
             setup = protocol.build_setup(self.options, instructions=self.instructions, tools=self.tools, handle=handle)
             await transport.send_json(setup)
@@ -357,8 +357,8 @@ class GeminiRealtime(Realtime):
         if (
             reason
             and error.recoverable
-            and self._state is SessionState.CONNECTED
-            and self._reconnect_policy.max_attempts > 0
+            and self.state is SessionState.CONNECTED
+            and self._core.reconnect_policy.max_attempts > 0
         ):
             self._emit_error_event(error, context="server closed the connection")
         return error
@@ -406,7 +406,7 @@ class GeminiRealtime(Realtime):
                 await asyncio.sleep(wait)
                 continue
             flowing.clear()
-            if self._state is SessionState.CONNECTED:
+            if self.state is SessionState.CONNECTED:
                 try:
                     await self._send({"realtimeInput": {"audioStreamEnd": True}})
                 except RealtimeError:
@@ -623,7 +623,7 @@ class GeminiRealtime(Realtime):
     def _ensure_response(self) -> str:
         rid = self._rid
         if rid is None:
-            rid = self._rid = f"{self._session_id[:8]}-{next(self._ids)}"
+            rid = self._rid = f"{self.session_id[:8]}-{next(self._ids)}"
             self._last_rid = rid
             self._generation_done = False
             self._agent_text = []
@@ -631,7 +631,7 @@ class GeminiRealtime(Realtime):
             if self._user_speaking and not self._server_vad_signals and not self.options.manual_activity:
                 self._user_speaking = False  # derived: the model answering means the user's turn ended
                 self._emit_user_speech_stopped()
-            self._begin_response(rid)
+            self._core.begin_response(rid)
         return rid
 
     def _on_part(self, part: Mapping[str, Any]) -> None:
@@ -642,7 +642,7 @@ class GeminiRealtime(Realtime):
             if not isinstance(data, str) or not isinstance(mime, str) or not mime.startswith("audio/"):
                 return
             rid = self._ensure_response()
-            if rid in self._stale:
+            if self._core.is_stale(rid):
                 return  # interrupted: do not even decode it
             rate = self._out_rates.get(mime)
             if rate is None:
@@ -703,10 +703,10 @@ class GeminiRealtime(Realtime):
         if self._renew_pending and not self._busy() and not self.options.session_resumption:
             # (with resumption, the switch waits for the handle that follows turnComplete and covers the turn)
             self._renew_pending = False
-            self._renew("go_away")
+            self._core.renew("go_away")
 
     def _on_interrupted(self) -> None:
-        self._handle_barge_in()
+        self._core.handle_barge_in()
         if self._text_turn:
             return
         if not self._user_speaking and not self._server_vad_signals and not self.options.manual_activity:
@@ -758,7 +758,7 @@ class GeminiRealtime(Realtime):
         # The reply that asked for the tools ends here; the model continues in a new response afterwards.
         self._finish_generation(rid)
         self._rid = None
-        self._start_tool_calls(batch)
+        self._core.start_tool_calls(batch)
 
     def _on_tool_cancellation(self, cancellation: Mapping[str, Any]) -> None:
         ids = cancellation.get("ids")
@@ -768,7 +768,7 @@ class GeminiRealtime(Realtime):
         for call_id in found:
             self._pending_calls.pop(call_id, None)
             self._synthetic_ids.discard(call_id)
-        self._cancel_tool_calls(found)
+        self._core.cancel_tool_calls(found)
 
     def _on_usage(self, usage: Mapping[str, Any]) -> None:
         fields = protocol.usage_fields(usage)
@@ -785,7 +785,7 @@ class GeminiRealtime(Realtime):
             self._resumption.update(handle)
             if self._renew_pending and not self._busy():
                 self._renew_pending = False
-                self._renew("go_away")  # a goAway was waiting for a handle that covers the finished turn
+                self._core.renew("go_away")  # a goAway was waiting for a handle that covers the finished turn
 
     def _on_go_away(self, go_away: Mapping[str, Any]) -> None:
         left = protocol.parse_duration(go_away.get("timeLeft"))
@@ -793,15 +793,15 @@ class GeminiRealtime(Realtime):
             left = 0.0
         log.info("gemini: goAway, %.1f s left on this connection", left)
         if not self._busy():
-            self._renew("go_away")
+            self._core.renew("go_away")
             return
         # Finish the current reply first (the next handle will cover it), but never miss the deadline.
         self._renew_pending = True
         margin = min(self.options.go_away_margin, left / 2)
-        self._spawn(self._renew_by_deadline(max(0.0, left - margin), self._conn_gen), name="gemini-go-away")
+        self._core.spawn(self._renew_by_deadline(max(0.0, left - margin), self._conn_gen), name="gemini-go-away")
 
     async def _renew_by_deadline(self, delay: float, gen: int) -> None:
         await asyncio.sleep(delay)
         if self._renew_pending and gen == self._conn_gen:
             self._renew_pending = False
-            self._renew("go_away")
+            self._core.renew("go_away")

@@ -43,7 +43,7 @@ class NovaOutput(Realtime):
         """A user turn was heard to its end (the session drops the audio it keeps for re-sending)."""
 
     def _is_quiet(self, link: Link) -> bool:
-        return link.rid is None and not link.calls and not link.issued_tools and not self._tool_tasks
+        return link.rid is None and not link.calls and not link.issued_tools and not self._core.tool_calls_running
 
     def _update_quiet(self) -> None:
         link = self._link
@@ -59,7 +59,7 @@ class NovaOutput(Realtime):
                 try:
                     if link.tools_ready:
                         # More TOOL blocks of this response may be right behind: look briefly, else run.
-                        nxt = self._spawn(outcome(stream.receive()), name="nova-receive-next")
+                        nxt = self._core.spawn(outcome(stream.receive()), name="nova-receive-next")
                         done, _ = await asyncio.wait({nxt}, timeout=_TOOL_BATCH_WINDOW)
                         if not done:
                             self._flush_tools(link)
@@ -123,7 +123,7 @@ class NovaOutput(Realtime):
             return
         if error is None:
             error = ConnectionFailedError("Nova ended the stream unexpectedly", provider=self.provider_name)
-        self._connection_lost(error, reason=str(error.message))
+        self._core.connection_lost(error, reason=str(error.message))
 
     def _on_event(self, link: Link, name: str, body: dict[str, Any]) -> None:
         if link.retired and link.rid is None and name != "usageEvent":
@@ -156,7 +156,7 @@ class NovaOutput(Realtime):
             link.idle.clear()
             self._quiet.clear()
             if not link.retired:
-                self._begin_response(rid)
+                self._core.begin_response(rid)
         return rid
 
     def _end_reply(self, link: Link) -> None:
@@ -184,11 +184,11 @@ class NovaOutput(Realtime):
         link.barged = rid
         if link.retired or link is not self._link:
             return
-        if rid is not None and rid in self._stale:
+        if rid is not None and self._core.is_stale(rid):
             return  # already cut by a local interrupt()
         # Nova's marker means the user started talking over the reply.
         self._emit_user_speech_started()
-        self._handle_barge_in()
+        self._core.handle_barge_in()
 
     def _maybe_finish(self, link: Link) -> None:
         # Nova speaks sentence by sentence (SPECULATIVE text, AUDIO, FINAL text); the reply is complete
@@ -203,7 +203,7 @@ class NovaOutput(Realtime):
         if not calls or link.retired:
             return
         self._end_reply(link)  # the spoken part before the calls (or an empty response)
-        self._start_tool_calls(calls)
+        self._core.start_tool_calls(calls)
 
     # ------------------------------------------------------------------ event handlers
     def _ev_content_start(self, link: Link, body: dict[str, Any]) -> None:

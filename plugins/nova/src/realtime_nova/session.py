@@ -211,7 +211,7 @@ class NovaRealtime(NovaOutput):
         return build_capabilities(
             self._info,
             output_sample_rate=self._out_rate,
-            reconnection=self._reconnect_policy.max_attempts > 0,
+            reconnection=self._core.reconnect_policy.max_attempts > 0,
             stream_limit_s=self._stream_limit,
         )
 
@@ -238,8 +238,8 @@ class NovaRealtime(NovaOutput):
         )
         self._link = await self._open_link([])
         self._last_audio_at = time.monotonic()
-        self._spawn(self._keepalive(), name="nova-keepalive")
-        self._spawn(self._renewal_timer(self._link), name="nova-renewal")
+        self._core.spawn(self._keepalive(), name="nova-keepalive")
+        self._core.spawn(self._renewal_timer(self._link), name="nova-renewal")
         self._emit_connected_event(
             {"model": self._model, "voice": self._voice, "region": self._region, "endpoint": self._endpoint_uri},
             self.capabilities,
@@ -253,7 +253,7 @@ class NovaRealtime(NovaOutput):
         link, self._link = self._link, None
         retiring = list(self._retiring)
         if link is not None:
-            await self._finish_link(link, wait_s=min(3.0, self._close_timeout * 0.6))
+            await self._finish_link(link, wait_s=min(3.0, self._core.close_timeout * 0.6))
         for old in retiring:
             await old.stream.abort()
         client, self._client = self._client, None
@@ -298,8 +298,8 @@ class NovaRealtime(NovaOutput):
         events.append(protocol.audio_content_start(prompt, audio, INPUT_SAMPLE_RATE))
         # The SDK buffers few events before the connection is up, and HTTP errors surface only from the
         # response: send and await the response together, failing on whichever fails first.
-        output = self._spawn(outcome(stream.await_output()), name="nova-open")
-        setup = self._spawn(outcome(self._send_all(link, events)), name="nova-setup")
+        output = self._core.spawn(outcome(stream.await_output()), name="nova-open")
+        setup = self._core.spawn(outcome(self._send_all(link, events)), name="nova-setup")
         pending: set[asyncio.Task[Any]] = {output, setup}
         try:
             while pending:
@@ -315,7 +315,7 @@ class NovaRealtime(NovaOutput):
             link.dead = link.ending = True
             await stream.abort()
             raise
-        link.receiver = self._spawn(self._receive_loop(link), name="nova-receive")
+        link.receiver = self._core.spawn(self._receive_loop(link), name="nova-receive")
         return link
 
     async def _send_all(self, link: Link, events: list[bytes]) -> None:
@@ -364,7 +364,7 @@ class NovaRealtime(NovaOutput):
         """The batcher's timer: a batch the app left unfinished has waited ``audio_batch_ms``. While the
         stream is being replaced it stays for :meth:`_reconnect`, which sends it on the new stream."""
         if self._sendable():
-            self._spawn(self._flush(), name="nova-audio-flush")
+            self._core.spawn(self._flush(), name="nova-audio-flush")
 
     async def _flush(self) -> None:
         pending = self._batcher.take()
@@ -398,7 +398,7 @@ class NovaRealtime(NovaOutput):
         # With the tail on, unsent audio is already kept and goes to the next stream; without it, core
         # buffers it for the reconnection (or reports it lost).
         if not self._resend_ms and pcm and not self._closing:
-            self._unsent_audio(pcm)
+            self._core.unsent_audio(pcm)
 
     def _forget_tail(self) -> None:
         self._tail.clear()
@@ -494,7 +494,7 @@ class NovaRealtime(NovaOutput):
                     await self._quiet.wait()
         if link is self._link and not link.dead:
             log.debug("nova: renewing the stream after %.1f s", time.monotonic() - link.opened_at)
-            self._renew("stream limit")
+            self._core.renew("stream limit")
 
     # ================================================================== reconnection
     async def _reconnect(self, ctx: ReconnectContext) -> bool:
@@ -520,11 +520,11 @@ class NovaRealtime(NovaOutput):
             raise ConnectionFailedError("the new Nova stream failed while starting", provider=self.provider_name)
         self._link = link
         self._last_audio_at = time.monotonic()
-        self._spawn(self._renewal_timer(link), name="nova-renewal")
+        self._core.spawn(self._renewal_timer(link), name="nova-renewal")
         if old is not None and old is not link:
             old.retired = True
             self._retiring.add(old)
-            self._spawn(self._retire(old, graceful=ctx.planned), name="nova-retire")
+            self._core.spawn(self._retire(old, graceful=ctx.planned), name="nova-retire")
         return bool(history)
 
     async def _retire(self, link: Link, *, graceful: bool) -> None:
@@ -545,7 +545,7 @@ class NovaRealtime(NovaOutput):
             return
         link.dead = True
         if link is self._link and not link.retired and not self._closing:
-            self._connection_lost(error)
+            self._core.connection_lost(error)
 
 
 def _secret(value: str | SecretStr | None) -> SecretStr:

@@ -98,7 +98,7 @@ class DialectSession[H: ServerEventHandler](Realtime):
 
     def _send_deferred_soon(self) -> None:
         """Called by the handler when the active response ended and a ``response.create`` waits."""
-        self._spawn(self._send_deferred(), name=f"{self.provider_name}-deferred-response")
+        self._core.spawn(self._send_deferred(), name=f"{self.provider_name}-deferred-response")
 
     async def _send_deferred(self) -> None:
         handler = self._handler

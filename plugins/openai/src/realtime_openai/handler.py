@@ -99,7 +99,7 @@ class ServerEventHandler:
         self.ready = True
         early, self._early_errors = self._early_errors, []
         for error in early:
-            self._s._emit_error_event(error, context="server error")
+            self._s._core.emit_error_event(error, context="server error")
 
     def handle(self, message: dict[str, Any]) -> None:
         """Handle one server event (unknown types are ignored: the protocol grows)."""
@@ -212,37 +212,37 @@ class ServerEventHandler:
             else:
                 self._early_errors.append(error)  # reported once the connection is handed to the app
             return
-        self._s._emit_error_event(error, context=f"server error ({kind})" if kind else "server error")
+        self._s._core.emit_error_event(error, context=f"server error ({kind})" if kind else "server error")
         if code == "session_expired":
-            self._s._renew("session_expired")
+            self._s._core.renew("session_expired")
 
     # ------------------------------------------------------------------ user speech
     def _on_speech_started(self, msg: dict[str, Any]) -> None:
         if not self.ready:
             return
         s = self._s
-        s._emit_user_speech_started(item_id=msg.get("item_id"), audio_start_ms=msg.get("audio_start_ms"))
+        s._core.emit_user_speech_started(item_id=msg.get("item_id"), audio_start_ms=msg.get("audio_start_ms"))
         if s._config.interrupt_response:
             s._barge_in_if_playing()
 
     def _on_speech_stopped(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_user_speech_stopped(item_id=msg.get("item_id"), audio_end_ms=msg.get("audio_end_ms"))
+            self._s._core.emit_user_speech_stopped(item_id=msg.get("item_id"), audio_end_ms=msg.get("audio_end_ms"))
 
     def _on_user_delta(self, msg: dict[str, Any]) -> None:
         delta = msg.get("delta")
         if self.ready and delta:
-            self._s._emit_user_speech_transcription(delta, msg, mode="delta", item_id=msg.get("item_id"))
+            self._s._core.emit_user_speech_transcription(delta, msg, mode="delta", item_id=msg.get("item_id"))
 
     def _on_user_completed(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_user_speech_transcription(
+            self._s._core.emit_user_speech_transcription(
                 msg.get("transcript") or "", msg, mode="final", item_id=msg.get("item_id")
             )
 
     def _on_user_failed(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_error_event(
+            self._s._core.emit_error_event(
                 self.dialect.error_from_payload(msg.get("error"), context="input transcription"),
                 context="transcription",
             )
@@ -253,7 +253,7 @@ class ServerEventHandler:
         self.active_response = rid
         self._calls[rid] = {}
         if self.ready:
-            self._s._begin_response(rid)
+            self._s._core.begin_response(rid)
 
     def _on_output_item(self, msg: dict[str, Any]) -> None:
         item = msg["item"]
@@ -292,25 +292,25 @@ class ServerEventHandler:
             items[rid] = msg["item_id"]
             if len(items) > _MAX_TRACKED:
                 items.popitem(last=False)
-        self._s._emit_audio_output_event(pcm, rid)
+        self._s._core.emit_audio_output_event(pcm, rid)
 
     def _on_transcript_delta(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_agent_speech_transcription(msg["delta"], mode="delta", response_id=msg["response_id"])
+            self._s._core.emit_agent_speech_transcription(msg["delta"], mode="delta", response_id=msg["response_id"])
 
     def _on_transcript_done(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_agent_speech_transcription(
+            self._s._core.emit_agent_speech_transcription(
                 msg.get("transcript") or "", mode="final", response_id=msg["response_id"]
             )
 
     def _on_text_delta(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_response_event(msg["delta"], msg["response_id"], False, msg.get("item_id"))
+            self._s._core.emit_response_event(msg["delta"], msg["response_id"], False, msg.get("item_id"))
 
     def _on_text_done(self, msg: dict[str, Any]) -> None:
         if self.ready:
-            self._s._emit_response_event(msg.get("text") or "", msg["response_id"], True, msg.get("item_id"))
+            self._s._core.emit_response_event(msg.get("text") or "", msg["response_id"], True, msg.get("item_id"))
 
     def _on_response_done(self, msg: dict[str, Any]) -> None:
         response = msg["response"]
@@ -332,9 +332,9 @@ class ServerEventHandler:
                 error = self.dialect.error_from_payload(details.get("error"), context="response failed")
                 if self.dialect.is_fatal(error):
                     self.fatal = error
-                s._emit_error_event(error, context="response")
+                s._core.emit_error_event(error, context="response")
             if status == "completed" and calls:
-                s._start_tool_calls(
+                s._core.start_tool_calls(
                     [ToolCall(c.call_id, c.name, c.arguments, response_id=rid) for c in calls.values() if c.call_id]
                 )
         if self.deferred and self.active_response is None:
@@ -344,7 +344,7 @@ class ServerEventHandler:
         """The response ended (``response`` is ``response.done``'s object): its one audio-done event. A
         transport whose audio arrives out of band (WebRTC: on a media track, still playing after
         ``response.done``) overrides this to defer it."""
-        self._s._emit_audio_output_done_event(rid, interrupted=response.get("status") == "cancelled")
+        self._s._core.emit_audio_output_done_event(rid, interrupted=response.get("status") == "cancelled")
 
     def _on_rate_limits(self, msg: dict[str, Any]) -> None:
         if not self.ready:
@@ -358,14 +358,14 @@ class ServerEventHandler:
             )
             for r in msg.get("rate_limits") or ()
         ]
-        self._s._emit_rate_limits_event(limits)
+        self._s._core.emit_rate_limits_event(limits)
 
 
 def _emit_usage(session: OpenAIRealtime, rid: str, usage: dict[str, Any]) -> None:
     # OpenAI spells them input_token_details; DashScope input_tokens_details
     inp = usage.get("input_token_details") or usage.get("input_tokens_details") or {}
     out = usage.get("output_token_details") or usage.get("output_tokens_details") or {}
-    session._emit_usage_event(
+    session._core.emit_usage_event(
         rid,
         raw=usage,
         input_tokens=usage.get("input_tokens"),

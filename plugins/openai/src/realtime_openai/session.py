@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
@@ -275,7 +274,7 @@ class OpenAIRealtime(DialectSession[ServerEventHandler]):
                 ca_file=self._ca_file,
                 organization=self._organization,
                 project=self._project,
-                timeout=self._connect_timeout,
+                timeout=self._core.connect_timeout,
             )
             return WebRtcRealtimeTransport(
                 self,
@@ -294,7 +293,7 @@ class OpenAIRealtime(DialectSession[ServerEventHandler]):
             self._url,
             headers=headers,
             ca_file=self._ca_file,
-            open_timeout=self._connect_timeout,
+            open_timeout=self._core.connect_timeout,
             classify=handler.connection_closed,
             sample_rate=self.wire_sample_rate,
             min_append_ms=self._min_append_ms,
@@ -407,7 +406,7 @@ class OpenAIRealtime(DialectSession[ServerEventHandler]):
         handler = self._handler
         playing = isinstance(handler, WebRtcEventHandler) and handler.playout.active
         if self.responding or playing or self._playback_tail() is not None:
-            self._handle_barge_in()
+            self._core.handle_barge_in()
 
     def _playback_tail(self) -> tuple[str, float, float] | None:
         """The last audio response if the app reported it is still playing it: (id, heard, received).
@@ -420,10 +419,10 @@ class OpenAIRealtime(DialectSession[ServerEventHandler]):
         if handler is None or not handler.audio_items:
             return None
         rid = next(reversed(handler.audio_items))
-        resp = self._responses.get(rid)
-        if resp is None or resp.interrupted or rid in self._truncated or resp.played_ms is None:
+        resp = self._core.response(rid)
+        if resp is None or resp.interrupted or rid in self._truncated or not resp.playback_reported:
             return None
-        heard = resp.heard_ms(time.monotonic())
+        heard = resp.heard_ms
         received = resp.received_ms
         return (rid, heard, received) if heard + 1.0 < received else None
 

@@ -93,14 +93,14 @@ class WebSocketRealtimeTransport:
         hand_back_unsent: bool = True,
     ) -> None:
         self._session = session
-        self._ws = WebSocketTransport(session, classify=classify)
+        self._ws = WebSocketTransport(session._core, classify=classify)
         self._url = url
         self._headers = dict(headers)
         self._ca_file = ca_file
         self._open_timeout = open_timeout
         self._max_size = max_frame_size
         self._batcher = AudioBatcher(sample_rate, min_ms=min_append_ms, max_ms=max_append_ms, on_due=self._flush_later)
-        self._on_unsent = session._unsent_audio if hand_back_unsent else None  # pyright: ignore[reportPrivateUsage]
+        self._on_unsent = session._core.unsent_audio if hand_back_unsent else None  # pyright: ignore[reportPrivateUsage]
         self._flush_task_name = f"{session.provider_name}-audio-flush"
 
     def __repr__(self) -> str:  # never show headers (they hold the key)
@@ -127,7 +127,7 @@ class WebSocketRealtimeTransport:
     def _flush_later(self) -> None:
         # the batcher's timer: the tail of what the app sent has waited min_append_ms
         if self.is_open:
-            self._session._spawn(self.flush_audio(), name=self._flush_task_name)  # pyright: ignore[reportPrivateUsage]
+            self._session._core.spawn(self.flush_audio(), name=self._flush_task_name)  # pyright: ignore[reportPrivateUsage]
 
     async def flush_audio(self) -> None:
         """Send the audio held back for coalescing now (before a commit, or when the timer fires)."""

@@ -268,7 +268,7 @@ class WebRtcRealtimeTransport:
         except ValueError as exc:
             raise ProtocolError(f"the server's SDP answer is not usable: {exc}", provider=PROVIDER) from None
         session = self._session
-        self._receiver = session._spawn(self._receive(on_message), name="openai-webrtc-receive")  # pyright: ignore[reportPrivateUsage]
+        self._receiver = session._core.spawn(self._receive(on_message), name="openai-webrtc-receive")  # pyright: ignore[reportPrivateUsage]
         ended = asyncio.ensure_future(self._ended.wait())
         waiting = asyncio.ensure_future(opened.wait())
         try:
@@ -282,13 +282,13 @@ class WebRtcRealtimeTransport:
             )
         self._last_media = asyncio.get_running_loop().time()
         if self._options.media_timeout:
-            self._watchdog = session._spawn(
+            self._watchdog = session._core.spawn(
                 self._watch_media(self._options.media_timeout), name="openai-webrtc-watchdog"
             )  # pyright: ignore[reportPrivateUsage]
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
-            self._reader = self._session._spawn(self._read_audio(track), name="openai-webrtc-audio")  # pyright: ignore[reportPrivateUsage]
+            self._reader = self._session._core.spawn(self._read_audio(track), name="openai-webrtc-audio")  # pyright: ignore[reportPrivateUsage]
 
     def _on_state(self) -> None:
         pc = self._pc
@@ -314,7 +314,7 @@ class WebRtcRealtimeTransport:
             if raw is _END:
                 break
             if not isinstance(raw, str):
-                session._emit_error_event(
+                session._core.emit_error_event(
                     ProtocolError(
                         f"unexpected binary message on the data channel ({len(raw)} bytes)", provider=PROVIDER
                     ),
@@ -324,7 +324,7 @@ class WebRtcRealtimeTransport:
             try:
                 decoded: Any = json.loads(raw)
             except ValueError as exc:
-                session._emit_error_event(
+                session._core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server ({len(raw)} bytes, not JSON): {exc}", provider=PROVIDER
                     ),
@@ -332,7 +332,7 @@ class WebRtcRealtimeTransport:
                 )
                 continue
             if not isinstance(decoded, dict):
-                session._emit_error_event(
+                session._core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server: expected a JSON object, got {type(decoded).__name__}",
                         provider=PROVIDER,
@@ -344,10 +344,10 @@ class WebRtcRealtimeTransport:
             try:
                 on_message(message)
             except RealtimeError as exc:
-                session._emit_error_event(exc, context="receive")
+                session._core.emit_error_event(exc, context="receive")
             except Exception as exc:
                 log.exception("openai webrtc: error handling a server message")
-                session._emit_error_event(
+                session._core.emit_error_event(
                     ProtocolError(
                         f"could not handle a {message.get('type')!r} message: {type(exc).__name__}: {exc}",
                         provider=PROVIDER,
@@ -362,13 +362,13 @@ class WebRtcRealtimeTransport:
         if self._handler.fatal is None:
             error = ConnectionFailedError(reason, provider=PROVIDER)
         self._hand_back_unsent()
-        session._connection_lost(error, reason=reason)
+        session._core.connection_lost(error, reason=reason)
 
     def _hand_back_unsent(self) -> None:
         """Audio still queued on the dead connection goes back to core: replayed after the reconnection."""
         data = self._mic.take_pending()
         if data:
-            self._session._unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))  # pyright: ignore[reportPrivateUsage]
+            self._session._core.unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))  # pyright: ignore[reportPrivateUsage]
 
     async def _read_audio(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -420,7 +420,7 @@ class WebRtcRealtimeTransport:
         if self._closing or self._pc is None:
             raise ConnectionFailedError("not connected", provider=PROVIDER)
         if self._ended.is_set():  # dead, and core does not know yet: keep the chunk for the replay
-            self._session._unsent_audio(pcm)  # pyright: ignore[reportPrivateUsage]
+            self._session._core.unsent_audio(pcm)  # pyright: ignore[reportPrivateUsage]
             return
         if pcm.sample_rate != WEBRTC_SAMPLE_RATE or pcm.channels != 1:
             if self._resampler is None:

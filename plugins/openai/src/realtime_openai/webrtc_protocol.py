@@ -168,12 +168,12 @@ class PlayoutTracker:
         self._phase = "lead"
         self._lead = self._drained = self._silent_run = 0
         self._discard = False
-        self._s._begin_response(response_id)
+        self._s._core.begin_response(response_id)
         early, self._preroll = list(self._preroll), deque(maxlen=self._preroll.maxlen)
         if early:
             self._phase = "playing"
             for pcm in early:
-                self._s._emit_audio_output_event(pcm, response_id)
+                self._s._core.emit_audio_output_event(pcm, response_id)
 
     def stopped(self, response_id: str) -> None:
         """``output_audio_buffer.stopped``: the server finished playing it; what is in flight still counts."""
@@ -266,7 +266,7 @@ class PlayoutTracker:
                 return
         else:
             self._silent_run = 0
-        self._s._emit_audio_output_event(pcm, rid)
+        self._s._core.emit_audio_output_event(pcm, rid)
 
     # ------------------------------------------------------------------ internals
     def _finish(self, response_id: str) -> None:
@@ -277,7 +277,7 @@ class PlayoutTracker:
 
     def _done(self, response_id: str, *, interrupted: bool = False) -> None:
         self._done_seen.discard(response_id)
-        self._s._emit_audio_output_done_event(response_id, interrupted=interrupted)
+        self._s._core.emit_audio_output_done_event(response_id, interrupted=interrupted)
 
     def _arm(self, response_id: str, delay: float) -> None:
         self._cancel_timer(response_id)

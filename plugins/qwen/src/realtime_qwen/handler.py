@@ -175,7 +175,7 @@ class QwenEventHandler(ServerEventHandler):
         if not self.ready:
             return
         q = self._q
-        q._emit_user_speech_started(item_id=msg.get("item_id"), audio_start_ms=msg.get("audio_start_ms"))
+        q._core.emit_user_speech_started(item_id=msg.get("item_id"), audio_start_ms=msg.get("audio_start_ms"))
         if q._config.interrupt_response:
             q._barge_in_if_playing()
 
@@ -191,7 +191,7 @@ class QwenEventHandler(ServerEventHandler):
         if isinstance(delta, str):  # the OpenAI-style shape, should a model send it
             if delta:
                 self._confirmed[item_id or ""] = self._confirmed.get(item_id or "", "") + delta
-                self._q._emit_user_speech_transcription(delta, msg, mode="delta", item_id=item_id)
+                self._q._core.emit_user_speech_transcription(delta, msg, mode="delta", item_id=item_id)
             return
         # qwen3.5 previews: "text" is what is confirmed so far, "stash" the tentative rest
         confirmed = msg.get("text")
@@ -201,7 +201,7 @@ class QwenEventHandler(ServerEventHandler):
         before = self._confirmed.get(key, "")
         if len(confirmed) > len(before) and confirmed.startswith(before):
             self._confirmed[key] = confirmed
-            self._q._emit_user_speech_transcription(confirmed[len(before) :], msg, mode="delta", item_id=item_id)
+            self._q._core.emit_user_speech_transcription(confirmed[len(before) :], msg, mode="delta", item_id=item_id)
         if len(self._confirmed) > _MAX_TRACKED:
             self._confirmed.pop(next(iter(self._confirmed)))
 
@@ -212,10 +212,10 @@ class QwenEventHandler(ServerEventHandler):
             before = self._confirmed.pop(item_id or "", None)
             if before is not None and len(transcript) > len(before) and transcript.startswith(before):
                 # the last words were still tentative: complete the deltas so they add up to the transcript
-                self._q._emit_user_speech_transcription(
+                self._q._core.emit_user_speech_transcription(
                     transcript[len(before) :], msg, mode="delta", item_id=item_id
                 )
-            self._q._emit_user_speech_transcription(transcript, msg, mode="final", item_id=item_id)
+            self._q._core.emit_user_speech_transcription(transcript, msg, mode="final", item_id=item_id)
         self._transcript_arrived(item_id)
 
     def _on_user_failed(self, msg: dict[str, Any]) -> None:
@@ -265,22 +265,22 @@ class QwenEventHandler(ServerEventHandler):
     def _on_transcript_delta(self, msg: dict[str, Any]) -> None:
         if self.ready:
             rid, delta = msg["response_id"], msg["delta"]
-            self._emit_text(rid, lambda: self._q._emit_agent_speech_transcription(delta, mode="delta", response_id=rid))
+            self._emit_text(rid, lambda: self._q._core.emit_agent_speech_transcription(delta, mode="delta", response_id=rid))
 
     def _on_transcript_done(self, msg: dict[str, Any]) -> None:
         if self.ready:
             rid, text = msg["response_id"], msg.get("transcript") or ""
-            self._emit_text(rid, lambda: self._q._emit_agent_speech_transcription(text, mode="final", response_id=rid))
+            self._emit_text(rid, lambda: self._q._core.emit_agent_speech_transcription(text, mode="final", response_id=rid))
 
     def _on_text_delta(self, msg: dict[str, Any]) -> None:
         if self.ready:
             rid, delta, item = msg["response_id"], msg["delta"], msg.get("item_id")
-            self._emit_text(rid, lambda: self._q._emit_response_event(delta, rid, False, item))
+            self._emit_text(rid, lambda: self._q._core.emit_response_event(delta, rid, False, item))
 
     def _on_text_done(self, msg: dict[str, Any]) -> None:
         if self.ready:
             rid, text, item = msg["response_id"], msg.get("text") or "", msg.get("item_id")
-            self._emit_text(rid, lambda: self._q._emit_response_event(text, rid, True, item))
+            self._emit_text(rid, lambda: self._q._core.emit_response_event(text, rid, True, item))
 
     # ------------------------------------------------------------------ tool calls (ids may be missing)
     def _on_output_item(self, msg: dict[str, Any]) -> None:
@@ -345,7 +345,7 @@ class QwenEventHandler(ServerEventHandler):
         self._calls.pop(rid, None)
         self._release(rid)
         if self.ready:
-            self._q._emit_audio_output_done_event(rid, interrupted=True)
+            self._q._core.emit_audio_output_done_event(rid, interrupted=True)
         if self.deferred:
             self._q._send_deferred_soon()
         self._q._response_ended()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar, Literal
@@ -249,7 +248,7 @@ class QwenRealtime(DialectSession[QwenEventHandler]):
             self._url,
             headers=headers,
             ca_file=self._ca_file,
-            open_timeout=self._connect_timeout,
+            open_timeout=self._core.connect_timeout,
             classify=handler.connection_closed,
             min_append_ms=self._min_append_ms,
         )
@@ -358,7 +357,7 @@ class QwenRealtime(DialectSession[QwenEventHandler]):
     def _renew_now(self, reason: str) -> None:
         self._renew_pending = False
         self._cancel_cap_timers()
-        self._renew(reason)
+        self._core.renew(reason)
 
     def _response_ended(self) -> None:
         """Called by the handler after a response ended (``response.done``, or a cancel's grace ran out)."""
@@ -433,7 +432,7 @@ class QwenRealtime(DialectSession[QwenEventHandler]):
         active = handler.active_response if handler is not None else None
         if self.responding or active is not None or self._playback_tail():
             self._barge_rid = active
-            self._handle_barge_in()
+            self._core.handle_barge_in()
 
     def _playback_tail(self) -> bool:
         """The last reply arrived faster than real time and is (by the app's report, or assuming real-time
@@ -441,10 +440,8 @@ class QwenRealtime(DialectSession[QwenEventHandler]):
         handler = self._handler
         if handler is None or not handler.audio_items:
             return False
-        resp = self._responses.get(next(reversed(handler.audio_items)))
-        if resp is None or resp.interrupted:
-            return False
-        return resp.heard_ms(time.monotonic()) + 1.0 < resp.received_ms
+        resp = self._core.response(next(reversed(handler.audio_items)))
+        return resp is not None and resp.still_playing
 
     async def _on_interrupt(self, info: InterruptInfo) -> None:
         handler = self._handler
