@@ -327,14 +327,40 @@ async def test_interrupting_a_reply_that_arrived_but_is_still_playing() -> None:
     await s2.close()
 
 
-async def test_unsent_audio_is_replayed_after_reconnect() -> None:
+async def test_unconfirmed_audio_is_replayed_after_a_drop() -> None:
     s = FakeRealtime(reconnect=ReconnectPolicy(max_attempts=2, initial_delay=0.05, jitter=0))
     events = s.events()
     await s.connect()
-    s._core.unsent_audio(PcmData.silence(60, 16000))  # the plugin's transport died holding this
+    await s.simple_audio_response(PcmData.silence(100, 16000))
+    s._core.audio_confirmed()  # the provider showed it had those 100 ms
+    await s.simple_audio_response(PcmData.silence(60, 16000))  # ...but not these: they may have died with the socket
     s.simulate_disconnect()
     back = await events.wait_for(RealtimeReconnectedEvent, timeout=5)
     assert back.replayed_audio_ms == pytest.approx(60)
+    assert back.lost_audio_ms == 0
+    await s.close()
+
+
+async def test_audio_a_transport_held_at_a_planned_renewal_is_replayed() -> None:
+    s = FakeRealtime(reconnect=ReconnectPolicy(max_attempts=2, initial_delay=0.05, jitter=0))
+    events = s.events()
+    await s.connect()
+    s._core.renew("session limit")
+    s._core.unsent_audio(PcmData.silence(60, 16000))  # the old connection closed with this still queued
+    back = await events.wait_for(RealtimeReconnectedEvent, timeout=5)
+    assert back.planned and back.replayed_audio_ms == pytest.approx(60)
+    await s.close()
+
+
+async def test_audio_that_can_never_be_sent_is_reported_lost() -> None:
+    s = FakeRealtime(reconnect=ReconnectPolicy.disabled())
+    events = s.events()
+    await s.connect()
+    await s.simple_audio_response(PcmData.silence(80, 16000))  # unconfirmed when the connection dies
+    s.simulate_disconnect()
+    gone = await events.wait_for(RealtimeDisconnectedEvent, timeout=5)
+    assert not gone.was_clean and not gone.will_reconnect
+    assert gone.lost_audio_ms == pytest.approx(80)
     await s.close()
 
 

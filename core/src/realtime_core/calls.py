@@ -286,6 +286,7 @@ class ProviderCalls:
             return
         try:
             await impl(self._session, pcm, participant)
+            self._reconnect.sent(pcm, participant)
         except ConnectionFailedError as exc:
             # the socket died under us before the receive loop noticed: a lost connection, and this chunk
             # goes into the gap buffer instead of being lost

@@ -114,6 +114,7 @@ class SessionCore:
         capabilities: Callable[[], Capabilities],
         connect_timeout: float,
         close_timeout: float,
+        liveness_timeout: float,
         on_connected: Callable[[dict[str, Any] | None, Capabilities | None], None],
         on_clean_disconnect: Callable[[str], None],
         on_barge_in: Callable[[], InterruptInfo],
@@ -129,6 +130,7 @@ class SessionCore:
         self._capabilities = capabilities
         self._connect_timeout = connect_timeout
         self._close_timeout = close_timeout
+        self._liveness_timeout = liveness_timeout
         self._on_connected = on_connected
         self._on_clean_disconnect = on_clean_disconnect
         self._on_barge_in = on_barge_in
@@ -164,6 +166,11 @@ class SessionCore:
     def close_timeout(self) -> float:
         """Seconds ``close()`` gives the provider to finish."""
         return self._close_timeout
+
+    @property
+    def liveness_timeout(self) -> float:
+        """Seconds within which the transport must notice a dead path (keepalive, send timeouts)."""
+        return self._liveness_timeout
 
     @property
     def reconnect_policy(self) -> ReconnectPolicy:
@@ -332,6 +339,16 @@ class SessionCore:
     def unsent_audio(self, pcm: PcmData, participant: Any = None) -> None:
         """Hand back audio the transport could not send: replayed after reconnecting, or reported lost."""
         self._reconnect.unsent_audio(pcm, participant)
+
+    def audio_confirmed(self) -> None:
+        """The provider showed it has all audio sent so far (a speech event, a commit, a resumption handle).
+
+        Core keeps the audio sent since the last confirmation (up to ``reconnect_policy.buffer_audio_ms``)
+        and, if the connection is lost, replays it after reconnecting: audio sent into a dead connection is
+        never silently lost. Call it whenever the protocol shows progress; without it, a drop replays the
+        last ``buffer_audio_ms`` of audio.
+        """
+        self._reconnect.confirmed()
 
     # ================================================================== tasks
     def spawn(self, coro: Coroutine[Any, Any, _T], *, name: str | None = None, report_errors: bool = True) -> asyncio.Task[_T]:

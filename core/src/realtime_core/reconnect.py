@@ -76,10 +76,12 @@ class ReconnectContext:
 
 
 class AudioGapBuffer:
-    """Input audio received while reconnecting, bounded by duration (oldest dropped first)."""
+    """Input audio waiting to be (re)sent, bounded by duration (oldest dropped first, counted in
+    ``lost_ms`` unless ``count_lost`` is False)."""
 
-    def __init__(self, max_ms: float) -> None:
+    def __init__(self, max_ms: float, *, count_lost: bool = True) -> None:
         self.max_ms = max_ms
+        self.count_lost = count_lost
         self._chunks: deque[tuple[PcmData, Any]] = deque()
         self.buffered_ms = 0.0
         self.lost_ms = 0.0
@@ -90,7 +92,8 @@ class AudioGapBuffer:
         while self.buffered_ms > self.max_ms and self._chunks:
             old, _ = self._chunks.popleft()
             self.buffered_ms -= old.duration_ms
-            self.lost_ms += old.duration_ms
+            if self.count_lost:
+                self.lost_ms += old.duration_ms
 
     def drain(self) -> list[tuple[PcmData, Any]]:
         items = list(self._chunks)
@@ -139,6 +142,9 @@ class ReconnectRunner:
     ) -> None:
         self.policy = policy
         self.gap = AudioGapBuffer(policy.buffer_audio_ms)
+        self.unconfirmed = AudioGapBuffer(policy.buffer_audio_ms, count_lost=False)
+        """Audio sent since the provider last confirmed it had everything (oldest beyond the bound is
+        presumed received)."""
         self._lifecycle = lifecycle
         self._emitter = emitter
         self._history = history
@@ -149,6 +155,7 @@ class ReconnectRunner:
         self._release = release
         self._spawn = spawn
         self.task: asyncio.Task[None] | None = None
+        self._planned = False
 
     @property
     def running(self) -> bool:
@@ -168,10 +175,13 @@ class ReconnectRunner:
             and self._can_reconnect()
         )
         self._emitter.end_active_response()
+        # audio sent since the provider last confirmed it may have died with the connection: send it again
+        self.gap.restore(self.unconfirmed.drain())
         self._lifecycle.move(SessionState.RECONNECTING if will else SessionState.FAILED)
         if not will:
             self._emitter.error(err, context="connection")
-        self._emitter.disconnected(reason, was_clean=False, will_reconnect=will, error=err)
+        lost = 0.0 if will else self._drop_buffered()
+        self._emitter.disconnected(reason, was_clean=False, will_reconnect=will, error=err, lost_ms=lost)
         if will:
             self.task = self._spawn(self._run(reason, planned=False), "realtime-reconnect")
         else:
@@ -183,15 +193,25 @@ class ReconnectRunner:
         if self._lifecycle.state is not SessionState.CONNECTED or self.running or self._reconnect is None:
             return
         self._lifecycle.move(SessionState.RECONNECTING)
+        self._planned = True
         self.task = self._spawn(self._run(reason, planned=True), "realtime-renew")
 
+    def sent(self, pcm: PcmData, participant: Any) -> None:
+        """A chunk went out on the live connection (kept until the provider confirms it)."""
+        self.unconfirmed.add(pcm, participant)
+
+    def confirmed(self) -> None:
+        self.unconfirmed.reset()
+
     def unsent_audio(self, pcm: PcmData, participant: Any) -> None:
-        """Audio the transport could not send: replayed after reconnecting, or counted as lost."""
-        if self._lifecycle.is_live:
+        """Audio a transport still held when its connection went away.
+
+        Only a planned renewal needs it (the old connection is closed on purpose with audio still
+        queued): after a lost connection, everything unconfirmed is replayed anyway (or reported lost if
+        the session fails), this audio included.
+        """
+        if self._planned and self._lifecycle.state is SessionState.RECONNECTING:
             self.gap.add(pcm, participant)
-        else:
-            self.gap.lost_ms += pcm.duration_ms
-            log.warning("%s: %.0f ms of audio could not be sent (session %s)", self._emitter.provider, pcm.duration_ms, self._lifecycle.state.value)
 
     async def cancel(self) -> None:
         task = self.task
@@ -234,6 +254,9 @@ class ReconnectRunner:
                 continue  # the new connection died already: try again, the audio is still buffered
             lost = self.gap.lost_ms
             self.gap.reset()
+            if planned:  # what the old connection got is not the new one's to confirm
+                self.unconfirmed.reset()
+            self._planned = False
             self._lifecycle.move(SessionState.CONNECTED)
             self._emitter.reconnected(
                 reason=reason, attempts=attempt, planned=planned, state_restored=bool(restored), replayed_ms=replayed, lost_ms=lost
@@ -245,15 +268,22 @@ class ReconnectRunner:
             recoverable=False,
             code=last.code if last else None,
         )
+        self._planned = False
         self._lifecycle.move(SessionState.FAILED)
         self._emitter.error(final, context="reconnect")
-        lost = self.gap.lost_ms + self.gap.buffered_ms
-        self.gap.reset()
-        if lost:
-            log.warning("%s: %.0f ms of buffered input audio were never sent", self._emitter.provider, lost)
+        lost = self._drop_buffered()
         self._emitter.disconnected("reconnect failed", was_clean=False, error=final, lost_ms=lost)
         self._give_up()
         await self._release()
+
+    def _drop_buffered(self) -> float:
+        """The session failed: the audio waiting to be (re)sent never will be. Returns its duration."""
+        lost = self.gap.lost_ms + self.gap.buffered_ms
+        self.gap.reset()
+        self.unconfirmed.reset()
+        if lost:
+            log.warning("%s: %.0f ms of input audio were never sent", self._emitter.provider, lost)
+        return lost
 
     def _give_up(self) -> None:
         self._lifecycle.disconnected_announced = True
@@ -269,5 +299,6 @@ class ReconnectRunner:
                 except ConnectionFailedError:
                     self.gap.restore(items[i:])
                     raise
+                self.sent(pcm, participant)
                 replayed += pcm.duration_ms
         return replayed

@@ -67,6 +67,8 @@ class Realtime(abc.ABC):
     :param connect_timeout: seconds before ``connect()`` fails with :class:`ConnectionFailedError`.
     :param close_timeout: seconds ``close()`` waits for the provider to finish.
     :param tool_timeout: default seconds a tool may run before the model is told it timed out.
+    :param liveness_timeout: seconds within which a dead network path is detected (keepalive pings, sends
+        that do not drain); the session then reconnects per ``reconnect``.
     :param event_buffer: events each :meth:`events` consumer may fall behind by (see
         :mod:`realtime_core.stream` for the overflow policy).
 
@@ -104,9 +106,12 @@ class Realtime(abc.ABC):
         connect_timeout: float = 10.0,
         close_timeout: float = 5.0,
         tool_timeout: float = 30.0,
+        liveness_timeout: float = 10.0,
         event_buffer: int = 1000,
     ) -> None:
-        _check_core_options(fps, instructions, reconnect, connect_timeout, close_timeout, tool_timeout, event_buffer)
+        _check_core_options(
+            fps, instructions, reconnect, connect_timeout, close_timeout, tool_timeout, liveness_timeout, event_buffer
+        )
         self._session_id = str(uuid.uuid4())
         self._fps = float(fps)
         self.instructions = instructions
@@ -186,6 +191,7 @@ class Realtime(abc.ABC):
             capabilities=lambda: self.capabilities,
             connect_timeout=float(connect_timeout),
             close_timeout=float(close_timeout),
+            liveness_timeout=float(liveness_timeout),
             on_connected=self._calls.announce_connected,
             on_clean_disconnect=self._calls.announce_clean_disconnect,
             on_barge_in=self._calls.barge_in,
@@ -468,6 +474,7 @@ def _check_core_options(  # noqa: PLR0917
     connect_timeout: object,
     close_timeout: object,
     tool_timeout: object,
+    liveness_timeout: object,
     event_buffer: object,
 ) -> None:
     def positive(name: str, value: object) -> None:
@@ -485,6 +492,7 @@ def _check_core_options(  # noqa: PLR0917
     positive("connect_timeout", connect_timeout)
     positive("close_timeout", close_timeout)
     positive("tool_timeout", tool_timeout)
+    positive("liveness_timeout", liveness_timeout)
     if isinstance(event_buffer, bool) or not isinstance(event_buffer, int) or event_buffer < 1:
         raise ConfigurationError(f"event_buffer must be an int of at least 1, got {event_buffer!r}")
 

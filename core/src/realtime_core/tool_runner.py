@@ -43,16 +43,20 @@ class ToolBatchRunner:
         self._send_results = send_results
         self._running: dict[str, asyncio.Task[ToolResult]] = {}
         self._cancelled: set[str] = set()
+        self._batches: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
-        """Some tool call is still running."""
-        return any(not t.done() for t in self._running.values())
+        """A batch is running (its tools, or sending its results)."""
+        return any(not t.done() for t in self._batches)
 
     def start(self, calls: Sequence[ToolCall]) -> asyncio.Task[None] | None:
         if not calls:
             return None
-        return self._spawn(self._run(list(calls)), "realtime-tools")
+        batch = self._spawn(self._run(list(calls)), "realtime-tools")
+        self._batches.add(batch)
+        batch.add_done_callback(self._batches.discard)
+        return batch
 
     def cancel(self, call_ids: Iterable[str]) -> None:
         for call_id in call_ids:
@@ -69,7 +73,10 @@ class ToolBatchRunner:
             except ValueError:
                 args = {}
             self._emitter.tool_call_started(call, args)
-            if call.call_id in self._cancelled:
+            if call.call_id in self._cancelled:  # cancelled before it could start: it still gets its end
+                self._emitter.tool_call_finished(
+                    ToolResult(call.call_id, call.name, error="cancelled", cancelled=True, response_id=call.response_id)
+                )
                 continue
             task = self._spawn(self.tools.run(call, timeout=self.timeout), f"realtime-tool-{call.name}")
             self._running[call.call_id] = task

@@ -5,10 +5,16 @@ maps handshake failures to typed errors (401/403 → :class:`AuthenticationError
 :class:`RateLimitedError`, refused/timeout → :class:`ConnectionFailedError`), and runs a receive loop in a
 task owned by the session in which:
 
-* a frame that is not a JSON object becomes a :class:`ProtocolError` error event, and the loop goes on;
+* a frame that is not a JSON object (or nested too deeply to parse) becomes a :class:`ProtocolError`
+  error event, and the loop goes on;
 * an exception in the plugin's handler becomes an error event, and the loop goes on;
-* an unexpected close goes to :meth:`Realtime._connection_lost` with the error the plugin's ``classify``
-  function derived from the close code, so core decides whether to reconnect.
+* an unexpected close goes to ``SessionCore.connection_lost`` with the error the plugin's ``classify``
+  function derived from the close code, so core decides whether to reconnect; so does anything else
+  that ends the loop, so a session never stays "connected" over a dead receive loop.
+
+Liveness: the socket pings every ``liveness_timeout / 2`` seconds and gives up when no pong comes within
+another ``liveness_timeout / 2`` (a black-holed path is detected within ``liveness_timeout``); a send that
+cannot drain within ``liveness_timeout`` fails with :class:`ConnectionFailedError` and aborts the socket.
 """
 
 from __future__ import annotations
@@ -105,9 +111,12 @@ class WebSocketTransport:
     :param classify: turns a close code and reason into the error reported to core.
     """
 
-    def __init__(self, core: SessionCore, *, classify: CloseClassifier | None = None) -> None:
+    def __init__(
+        self, core: SessionCore, *, classify: CloseClassifier | None = None, liveness_timeout: float | None = None
+    ) -> None:
         self.core = core
         self.provider = core.provider_name
+        self.liveness_timeout = liveness_timeout if liveness_timeout is not None else core.liveness_timeout
         self._classify: CloseClassifier = classify or self._default_classify
         self.ws: ClientConnection | None = None
         self.closing = False
@@ -144,8 +153,8 @@ class WebSocketTransport:
                 subprotocols=[websockets.Subprotocol(p) for p in subprotocols] if subprotocols else None,
                 open_timeout=open_timeout,
                 max_size=max_size,
-                ping_interval=20,
-                ping_timeout=20,
+                ping_interval=self.liveness_timeout / 2,
+                ping_timeout=self.liveness_timeout / 2,
                 close_timeout=2,
                 compression=None,  # audio is incompressible base64; deflate only costs CPU
             )
@@ -183,26 +192,30 @@ class WebSocketTransport:
 
     async def send_utf8(self, data: bytes) -> None:
         """Send already-encoded UTF-8 JSON as a text frame (skips building a str on the audio path)."""
+        await self._send(data, True)
+
+    async def send_text(self, text: str) -> None:
+        await self._send(text, None)
+
+    async def _send(self, data: str | bytes, text: bool | None) -> None:
         ws = self.ws
         if ws is None:
             raise ConnectionFailedError("not connected", provider=self.provider)
         try:
-            await ws.send(data, text=True)
+            if not ws.transport.get_write_buffer_size():
+                await ws.send(data, text=text)  # nothing queued: this cannot block on the network
+                return
+            async with asyncio.timeout(self.liveness_timeout):  # queued data: the path may be dead
+                await ws.send(data, text=text)
         except ConnectionClosed as exc:
             raise ConnectionFailedError(
                 f"the connection closed while sending (code {exc.rcvd.code if exc.rcvd else None})",
                 provider=self.provider,
             ) from None
-
-    async def send_text(self, text: str) -> None:
-        ws = self.ws
-        if ws is None:
-            raise ConnectionFailedError("not connected", provider=self.provider)
-        try:
-            await ws.send(text)
-        except ConnectionClosed as exc:
+        except TimeoutError:
+            ws.transport.abort()  # the receive loop ends too, and core reconnects
             raise ConnectionFailedError(
-                f"the connection closed while sending (code {exc.rcvd.code if exc.rcvd else None})",
+                f"could not send for {self.liveness_timeout:g}s: the connection does not drain (dead path?)",
                 provider=self.provider,
             ) from None
 
@@ -221,7 +234,7 @@ class WebSocketTransport:
             async for raw in ws:
                 try:
                     decoded: Any = json.loads(raw)
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     core.emit_error_event(
                         ProtocolError(f"malformed frame from the server ({len(raw)} bytes, not JSON): {exc}", provider=self.provider),
                         context="receive",
@@ -252,6 +265,20 @@ class WebSocketTransport:
                     )
         except ConnectionClosed:
             pass
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # never leave a "connected" session over a dead receive loop
+            log.exception("%s: the receive loop failed", self.provider)
+            if not self.closing:
+                self.closing = True
+                ws.transport.abort()
+                core.connection_lost(
+                    ProtocolError(f"the receive loop failed: {type(exc).__name__}: {exc}", provider=self.provider),
+                    reason="receive loop failed",
+                )
+            if not isinstance(exc, Exception):
+                raise
+            return
         self.close_code = ws.close_code
         self.close_reason = ws.close_reason or ""
         if self.closing:
