@@ -73,7 +73,7 @@ class Manual(Realtime):
     async def connect(self) -> None:
         self._emit_connected_event({"model": "m"})
 
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         self.sent.append(pcm)
 
     async def simple_response(self, text: str) -> None:

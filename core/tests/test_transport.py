@@ -49,7 +49,7 @@ class Probe(Realtime):
             raise KeyError("missing field")
         self.messages.append(msg)
 
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         assert self.transport is not None
         await self.transport.send_json({"type": "audio", "n": pcm.frames})
 

@@ -248,7 +248,13 @@ class ProviderCalls:
         )
 
     # ================================================================== input
-    async def audio(self, impl: Impl, pcm: PcmData, participant: Any = None) -> None:
+    async def audio(self, impl: Impl, pcm: PcmData, *extra: Any, participant: Any = None) -> None:
+        if extra:
+            raise ConfigurationError(
+                "simple_audio_response() takes the audio and, by keyword only, participant=...; "
+                f"got {len(extra)} more positional argument(s). A sample rate belongs in the PcmData: "
+                "PcmData.from_bytes(data, 48000)"
+            )
         if type(pcm) is not PcmData and not isinstance(pcm, PcmData):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidAudioError(
                 f"simple_audio_response takes PcmData, got {type(pcm).__name__}; wrap raw bytes with "
@@ -285,7 +291,7 @@ class ProviderCalls:
             self._reconnect.gap.add(pcm, participant)
             return
         try:
-            await impl(self._session, pcm, participant)
+            await impl(self._session, pcm, participant=participant)
             self._reconnect.sent(pcm, participant)
         except ConnectionFailedError as exc:
             # the socket died under us before the receive loop noticed: a lost connection, and this chunk
@@ -299,7 +305,7 @@ class ProviderCalls:
         """Send a buffered chunk straight to the provider (already resampled; no hooks, no mirror event)."""
         token = _ACTIVE.set(_ACTIVE.get() | {(id(self._session), "simple_audio_response")})
         try:
-            await self._session.simple_audio_response(pcm, participant)
+            await self._session.simple_audio_response(pcm, participant=participant)
         finally:
             _ACTIVE.reset(token)
 

@@ -82,7 +82,15 @@ class ProviderSpec:
     plugin: str | None = None
 
     def create(self, **options: Any) -> Realtime:
-        """Build a session with ``options`` (the session class's keyword arguments)."""
+        """Build a session with ``options`` (the session class's keyword arguments).
+
+        :raises ConfigurationError: an unknown option (with the closest known name) or a value of the
+            wrong type, before anything is built.
+        """
+        if isinstance(self.session_class, type):
+            from .options import check_options
+
+            check_options(self.name, self.session_class, options)
         return self.session_class(**options)
 
 

@@ -40,6 +40,7 @@ from .errors import ConfigurationError, ProviderError, RealtimeError, SessionClo
 from .events import RateLimit, RealtimeEvent, TranscriptMode
 from .history import ConversationHistory, HistoryItem
 from .lifecycle import Lifecycle, SessionState
+from .options import describe_options, unknown_option_error
 from .provider import SessionCore
 from .reconnect import ReconnectContext, ReconnectPolicy, ReconnectRunner
 from .responses import InterruptInfo, ResponseTracker
@@ -108,7 +109,11 @@ class Realtime(abc.ABC):
         tool_timeout: float = 30.0,
         liveness_timeout: float = 10.0,
         event_buffer: int = 1000,
+        **unknown: Any,
     ) -> None:
+        if unknown:  # a misspelled option of the provider or of core: say which, and what was meant
+            known = [option.name for option in describe_options(type(self))]
+            raise unknown_option_error(self.provider_name, unknown, known)
         _check_core_options(
             fps, instructions, reconnect, connect_timeout, close_timeout, tool_timeout, liveness_timeout, event_buffer
         )
@@ -208,7 +213,7 @@ class Realtime(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         """Send a chunk of microphone audio.
 
         Apps may pass any rate and channel count; core resamples to ``capabilities.input_sample_rate``
@@ -352,7 +357,12 @@ class Realtime(abc.ABC):
         logged, never propagated into the provider's receive loop.
         """
 
+        if not (isinstance(event_type, type) and issubclass(event_type, RealtimeEvent)):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"on() takes an event class such as RealtimeAudioOutputEvent, got {event_type!r}")
+
         def register(fn: Callable[[E], Any]) -> Callable[[E], Any]:
+            if not callable(fn):  # pyright: ignore[reportUnnecessaryComparison]
+                raise ConfigurationError(f"on() needs a function to call, got {type(fn).__name__}")
             self._dispatcher.on(event_type, fn)
             return fn
 
@@ -370,8 +380,14 @@ class Realtime(abc.ABC):
         """Tell core how much of ``response_id`` the user has actually heard (for truncation).
 
         Without it, core assumes real-time playback from the first chunk; truncation always uses
-        ``min(played, received)``.
+        ``min(played, received)``. A response core does not know (or forgot) is ignored.
+
+        :raises ConfigurationError: ``response_id`` is not a str, or ``played_ms`` is not a finite number >= 0.
         """
+        if not isinstance(response_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"report_playback() takes a response id (str), got {type(response_id).__name__}")
+        if isinstance(played_ms, bool) or not isinstance(played_ms, (int, float)) or not 0 <= played_ms < float("inf"):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise ConfigurationError(f"played_ms must be a finite number of milliseconds >= 0, got {played_ms!r}")
         self._tracker.report_playback(response_id, played_ms)
 
     def register_tool(self, func: Tool | ToolFunc, **kwargs: Any) -> Tool:
@@ -396,6 +412,10 @@ class Realtime(abc.ABC):
         event loop. Watching a new track replaces the previous one.
         """
         self._calls.require("video_input", "watch_video_track()")
+        if not callable(getattr(track, "recv", None)) or getattr(track, "kind", "video") != "video":
+            raise ConfigurationError(
+                f"watch_video_track() takes a video track (an aiortc MediaStreamTrack of kind 'video'), got {type(track).__name__}"
+            )
         if not self._lifecycle.is_live:
             raise SessionClosedError("connect() the session before watching a video track", provider=self.provider_name)
         await self._video.stop()

@@ -162,7 +162,7 @@ class FakeRealtime(Realtime):
         )
         self.log.connections += 1
 
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         self.log.audio_ms += pcm.duration_ms
         assert self._vad is not None
         for event in self._vad.process(pcm):

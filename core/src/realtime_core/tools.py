@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any, cast, get_type_hints
 
 import pydantic
 import pydantic_core
@@ -127,7 +127,13 @@ class Tool:
         # async callables include objects whose __call__ is a coroutine function
         self.is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(type(func).__call__)
         self._args_model = self._build_model(func, param_docs)
-        schema = self._args_model.model_json_schema()
+        try:
+            schema = self._args_model.model_json_schema()
+        except pydantic.PydanticUserError as exc:  # e.g. a parameter typed with a class pydantic cannot describe
+            raise ConfigurationError(
+                f"tool {self.name!r}: its parameters cannot be described as JSON schema ({_first_line(exc)}); "
+                "annotate them with JSON types (str, int, float, bool, list, dict, Literal, pydantic models)"
+            ) from None
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             prop.pop("title", None)
@@ -147,6 +153,14 @@ class Tool:
             annotation = hints.get(pname, Any)
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (annotation, pydantic.Field(default, description=param_docs.get(pname)))
+            try:
+                pydantic.TypeAdapter(annotation).json_schema()
+            except (pydantic.PydanticSchemaGenerationError, pydantic.PydanticUserError, TypeError) as exc:
+                raise ConfigurationError(
+                    f"tool {self.name!r}: parameter {pname!r} is annotated {_type_name(annotation)}, which cannot "
+                    f"be described as JSON schema ({_first_line(exc)}); use JSON types (str, int, float, bool, "
+                    "list, dict, Literal, pydantic models)"
+                ) from None
         model_name = "".join(part.capitalize() for part in re.split(r"[_-]", self.name)) + "Arguments"
         return pydantic.create_model(model_name, **fields)
 
@@ -187,10 +201,24 @@ def tool(
     return wrap(func) if func is not None else wrap
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or repr(annotation)
+
+
 class ToolRegistry:
     """The tools of one session, by name."""
 
     def __init__(self, tools: Iterable[Tool | ToolFunc] = ()) -> None:
+        given = cast(object, tools)  # apps pass anything
+        kind = type(given).__name__
+        if callable(given):
+            raise ConfigurationError(f"tools must be a list of functions or Tool objects, got a {kind}; wrap it: tools=[fn]")
+        if isinstance(given, (str, bytes, Mapping)) or not isinstance(given, Iterable):
+            raise ConfigurationError(f"tools must be a list of functions or Tool objects, got {kind}")
         self._tools: dict[str, Tool] = {}
         for item in tools:
             self.register(item)

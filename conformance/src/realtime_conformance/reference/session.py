@@ -139,7 +139,7 @@ class ReferenceRealtime(Realtime):
             raise ConfigurationError("not connected")
         await transport.send_text(text)
 
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         await self._send(protocol.audio_append(pcm.samples.data))
 
     async def simple_response(self, text: str) -> None:

@@ -375,7 +375,7 @@ class GeminiRealtime(Realtime):
             raise ConnectionFailedError("not connected", provider="gemini")
         await transport.send_json(message)
 
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         await self._send_audio(pcm)
 
     async def _send_audio(self, pcm: PcmData) -> None:

@@ -353,7 +353,7 @@ class NovaRealtime(NovaOutput):
                 await receiver
 
     # ================================================================== input
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         self._tail.add(pcm)  # kept for a new stream until the model has heard the turn to its end
         self._last_audio_at = time.monotonic()
         data = self._batcher.push(pcm)

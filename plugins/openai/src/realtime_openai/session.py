@@ -343,7 +343,7 @@ class OpenAIRealtime(DialectSession[ServerEventHandler]):
         return self._transport
 
     # ------------------------------------------------------------------ input
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         transport = self._transport
         if transport is None:
             return

@@ -369,7 +369,7 @@ class QwenRealtime(DialectSession[QwenEventHandler]):
         return self._link
 
     # ------------------------------------------------------------------ input
-    async def simple_audio_response(self, pcm: PcmData, participant: Any = None) -> None:
+    async def simple_audio_response(self, pcm: PcmData, *, participant: Any = None) -> None:
         link = self._link
         if link is None:
             raise ConnectionFailedError("not connected", provider=self.provider_name)
