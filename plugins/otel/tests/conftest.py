@@ -76,6 +76,7 @@ class Telemetry:
 def telemetry() -> Iterator[Telemetry]:
     """The observer instrumented with in-memory exporters for this test; uninstrumented after it."""
     t = Telemetry()
+    realtime_otel.uninstrument()  # start clean: forget sessions other tests left open
     realtime_otel.instrument(tracer_provider=t.tracer_provider, meter_provider=t.meter_provider)
     yield t
     realtime_otel.uninstrument()
