@@ -81,7 +81,6 @@ class SessionTelemetry:
         provider: str,
         model: str | None,
         start_ns: int,
-        parent: Context | None = None,
     ) -> None:
         self._tracer = tracer
         self._instruments = instruments
@@ -93,7 +92,7 @@ class SessionTelemetry:
         self.expects_usage = False
         self.span = tracer.start_span(
             self._name(sc.SPAN_SESSION),
-            context=parent,
+            context=None,  # the current context: a child of the app's span around connect()
             kind=SpanKind.INTERNAL,
             attributes={**self.attributes(), sc.SYSTEM: sc.gen_ai_provider(provider), sc.REALTIME_SESSION_ID: session_id},
             start_time=start_ns,
