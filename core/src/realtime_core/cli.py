@@ -1,6 +1,6 @@
 """The ``realtime`` command.
 
-    realtime providers [--json]
+    realtime providers [--json]          (providers, then observer plugins)
     realtime emulate PROVIDER [--port N] [--tls] [--scenario FILE]
     realtime emulate --schema
     realtime demo [--provider openai] [--input in.wav] [--output out.wav] [--scenario FILE]
@@ -19,9 +19,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError, RealtimeError
+
+if TYPE_CHECKING:
+    from .plugins import PluginInfo, ProviderSpec
 
 __all__ = ["main"]
 
@@ -76,10 +79,26 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def _observers(specs: Sequence[ProviderSpec]) -> list[PluginInfo]:
+    """Installed plugins that register no provider (observers such as realtime-otel); a plugin whose
+    registration failed is not one (it is reported as an error)."""
+    from .plugins import list_plugins, plugin_errors
+
+    not_observers = {s.plugin for s in specs} | {f.plugin for f in plugin_errors()}
+    return [p for p in list_plugins() if p.name not in not_observers]
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
 def _cmd_providers(args: argparse.Namespace) -> int:
     from .plugins import plugin_errors, providers
 
     specs = providers()
+    observers = _observers(specs)
     if args.json:
         data = [
             {
@@ -92,7 +111,12 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             }
             for s in specs
         ]
-        print(json.dumps({"providers": data, "errors": [str(e) for e in plugin_errors()]}, indent=2))
+        plugins = [
+            {"name": o.name, "distribution": o.distribution, "version": o.version, "hooks": list(o.hooks)}
+            for o in observers
+        ]
+        errors = [str(e) for e in plugin_errors()]
+        print(json.dumps({"providers": data, "observers": plugins, "errors": errors}, indent=2))
         return 0
     if not specs:
         print("No realtime providers installed. Install one, e.g.: pip install realtime-openai")
@@ -109,9 +133,13 @@ def _cmd_providers(args: argparse.Namespace) -> int:
             )
             for s in specs
         ]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _print_table(rows)
+    if observers:
+        print("\nObservers (plugins without a provider):")
+        _print_table(
+            [("NAME", "DISTRIBUTION", "VERSION", "HOOKS")]
+            + [(o.name, o.distribution or "-", o.version or "-", str(len(o.hooks))) for o in observers]
+        )
     for failure in plugin_errors():
         print(f"warning: plugin {failure}", file=sys.stderr)
     return 0
