@@ -130,6 +130,7 @@ async def test_forwards_both_ways_and_counts(proxy: FaultProxy, echo: EchoServer
     client = await connect(proxy)
     conn = await proxy.wait_connections(1)
     assert await roundtrip(client, b"hello proxy") == b"hello proxy"
+    await proxy.wait_bytes(22, "both")
     assert (conn.upstream.forwarded, conn.downstream.forwarded) == (11, 11)
     assert (proxy.upstream.forwarded, proxy.downstream.forwarded, proxy.upstream.dropped) == (11, 11, 0)
     assert (proxy.accepted, proxy.open, proxy.refused, echo.connections) == (1, 1, 0, 1)
@@ -218,6 +219,20 @@ async def test_black_hole_drops_everything_and_passes_no_close(proxy: FaultProxy
     assert await read_to_end(reader) == b""
     await proxy.wait_until(lambda p: p.open == 0)
     assert conn.close_reason == "closed"
+    writer.close()
+
+
+async def test_delay_holds_each_chunk(proxy: FaultProxy) -> None:
+    reader, writer = await connect(proxy)
+    conn = await proxy.wait_connections(1)
+    proxy.delay(600_000, "upstream")  # far longer than any test: the data must be held, not forwarded
+    writer.write(b"late")
+    await writer.drain()
+    await proxy.wait_until(lambda p: p.upstream.held == 4)
+    assert conn.upstream.forwarded == 0
+    proxy.delay(0, "upstream")  # a changed delay applies to what is held too
+    async with asyncio.timeout(TIMEOUT):
+        assert await reader.readexactly(4) == b"late"
     writer.close()
 
 
