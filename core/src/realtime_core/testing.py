@@ -536,3 +536,7 @@ def client_messages(emulator: EmulatorServer, kind: str | None = None, connectio
         and (connection is None or m.connection == connection)
     ]
 
+
+from .fault_proxy import Direction, FaultProxy, ProxyConnection, Traffic  # noqa: E402  (re-exported: the network faults of a test)
+
+__all__ += ["Direction", "FaultProxy", "ProxyConnection", "Traffic"]
