@@ -80,6 +80,7 @@ class Realtime(abc.ABC):
     provider_name: ClassVar[str] = "unknown"
     """The provider's registered name (``"openai"``, ``"gemini"``...)."""
 
+
     _GUARDS: ClassVar[dict[str, Callable[..., Awaitable[Any]]]] = {
         "connect": ProviderCalls.connect,
         "simple_audio_response": ProviderCalls.audio,
@@ -273,6 +274,11 @@ class Realtime(abc.ABC):
     def session_id(self) -> str:
         """A uuid4 identifying this session in events and logs (the same before and after reconnects)."""
         return self._session_id
+
+    @property
+    def model(self) -> str | None:
+        """The model this session talks to (providers override it; None when there is no choice)."""
+        return None
 
     @property
     def fps(self) -> float:
