@@ -104,19 +104,19 @@ class ToyConnection(WebSocketConnection[ToyEmulator]):
                 self.note("text_in", text=msg["text"])
                 turn = self.player.next_turn("text", text=msg["text"])
                 if turn is not None:
-                    self.start_turn(turn)
+                    self.turns.start(turn)
             case "speech":
                 turn = self.player.next_turn("speech", speech_ms=float(msg["ms"]))
                 if turn is not None:
-                    self.start_turn(turn, {"item": msg.get("item")})
+                    self.turns.start(turn, {"item": msg.get("item")})
             case "barge_in":
-                await self.barge_in()
+                await self.turns.barge_in()
             case "cancel":
-                await self.cancel_reply("client_cancelled")
+                await self.turns.cancel("client_cancelled")
             case "tool_result":
-                self.tool_result(msg["call_id"], msg["output"])
+                self.turns.tool_result(msg["call_id"], msg["output"])
             case "continue":
-                self.resume_after_tools()
+                self.turns.resume_after_tools()
             case "bye":
                 self.note("session_finished", how="bye")
             case other:
@@ -364,7 +364,7 @@ async def test_tool_round_trip_then_after_tools_reply(toy: Any, connect: Any) ->
     call = await client.wait("tool_call")
     first = await client.wait("done")
     assert call["call_id"] == "call_1" and first["response_id"] == call["response_id"]
-    assert emu.live_connection().awaiting_tools
+    assert emu.live_connection().turns.awaiting_tools
     await client.send("tool_result", call_id="wrong", output="x")
     await client.send("tool_result", call_id="call_1", output="sunny")
     await client.send("continue")
@@ -546,8 +546,8 @@ async def test_cancel_during_the_latency_window_drops_the_reply_unheard(toy: Any
     await client.send("text", text="hi")
     await emu.wait_fact("text_in")
     conn = emu.live_connection()
-    await server_side(lambda: conn.current is not None)
-    pending = conn.current
+    await server_side(lambda: conn.turns.current is not None)
+    pending = conn.turns.current
     assert pending is not None and pending.status == "pending"
     await client.send("cancel")
     await asyncio.wait_for(pending.finished.wait(), 10)
@@ -560,10 +560,10 @@ async def test_barge_in_gives_up_waiting_for_tool_results(toy: Any, connect: Any
     client = await connect(emu)
     await client.send("text", text="hi")
     await client.wait("done")
-    await server_side(lambda: emu.live_connection().awaiting_tools)
+    await server_side(lambda: emu.live_connection().turns.awaiting_tools)
     await client.send("cancel")
     cancelled = await client.wait("tools_cancelled")
-    assert cancelled["call_ids"] == ["c1"] and not emu.live_connection().awaiting_tools
+    assert cancelled["call_ids"] == ["c1"] and not emu.live_connection().turns.awaiting_tools
     await client.send("continue")  # too late: harmless
     await client.send("bye")
     await emu.wait_fact("session_finished")

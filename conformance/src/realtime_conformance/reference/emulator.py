@@ -133,17 +133,17 @@ class ReferenceConnection(WebSocketConnection[ReferenceEmulator]):
                 self.note("text_in", text=text)
                 turn = self.player.next_turn("text", text=text)
                 if turn is not None:
-                    self.start_turn(turn)
+                    self.turns.start(turn)
             case "say":
                 self.note("say", text=str(msg.get("text", "")))
-                self.start_reply(self.player.render(Reply(text=str(msg.get("text", "")))))
+                self.turns.start_reply(self.player.render(Reply(text=str(msg.get("text", "")))))
             case "response.cancel":
                 self.note("cancel", response_id=msg.get("response_id"))
-                reply = self.current
+                reply = self.turns.current
                 if reply is not None and reply.status == "streaming" and self.output_modality == "audio":
                     for _ in range(self.emulator.late_chunks_after_cancel):  # already in flight
-                        await self.stream_chunk(reply, PcmData.tone(40, protocol.OUTPUT_RATE), [])
-                await self.cancel_reply("client_cancelled")
+                        await self.turns.stream_chunk(reply, PcmData.tone(40, protocol.OUTPUT_RATE), [])
+                await self.turns.cancel("client_cancelled")
             case "response.truncate":
                 rid, end = str(msg.get("response_id")), float(msg.get("audio_end_ms", -1))
                 sent = self.emulator.audio_out.get(rid)
@@ -151,10 +151,10 @@ class ReferenceConnection(WebSocketConnection[ReferenceEmulator]):
                     raise BadMessage("invalid_truncate", f"audio_end_ms {end} is past the audio sent")
                 self.note("truncate", response_id=rid, audio_end_ms=end, sent_ms=sent.ms)
             case "tool.output":
-                self.tool_result(str(msg.get("call_id")), msg.get("output"))
+                self.turns.tool_result(str(msg.get("call_id")), msg.get("output"))
             case "response.create":
                 self.note("response_requested")
-                self.resume_after_tools()
+                self.turns.resume_after_tools()
             case "image.append":
                 data = base64.b64decode(str(msg.get("image", "")))
                 self.note("video_frame", width=msg.get("width"), height=msg.get("height"), size=len(data),
@@ -171,14 +171,14 @@ class ReferenceConnection(WebSocketConnection[ReferenceEmulator]):
         item = self.emulator.next_id("item")
         if event.kind == "start":
             await self.emit("speech.started", item_id=item, audio_start_ms=event.at_ms)
-            await self.barge_in()
+            await self.turns.barge_in()
             return
         if not manual:
             await self.emit("speech.stopped", item_id=item, audio_end_ms=event.at_ms)
         turn = self.player.next_turn("speech", speech=event.speech, speech_ms=event.speech_ms)
         if turn is not None:
-            self.abandon_tools()  # new input supersedes a turn still waiting for tool results
-            self.start_turn(turn, {"item_id": item})
+            self.turns.abandon_tools()  # new input supersedes a turn still waiting for tool results
+            self.turns.start(turn, {"item_id": item})
 
     # ------------------------------------------------------------------ the turn template's hooks
     async def send_error(self, code: str, message: str) -> None:

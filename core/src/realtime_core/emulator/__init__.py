@@ -3,8 +3,9 @@
 conformance kit, latency profiles, energy VAD, the loopback server harness and the run-time TLS CA. Each
 provider plugin ships an emulator built from these; docs/writing-a-provider.md shows how."""
 
-from .connection import BadMessage, ConnectionGone, EmulatorConnection, ReplyStream, TurnAborted, reply_steps
+from .connection import EmulatorConnection
 from .engine import PlannedReply, PlannedToolCall, PlannedTurn, ScenarioPlayer, describe_speech
+from .exceptions import BadMessage, ConnectionGone, TurnAborted
 from .facts import AUDIO_ACCOUNTING, CONFIG_FIELDS, FACTS, AudioTally, Fact, audio_format, session_config, tool_spec
 from .faults import (
     FAULT_KINDS,
@@ -31,6 +32,7 @@ from .scenario import (
 )
 from .server import EmulatorServer, ReceivedMessage, WebEmulator
 from .tls import TestCertificateAuthority, shared_test_ca
+from .turns import ReplyStream, TurnPlayer, reply_steps
 from .vad import EnergyVad, VadEvent
 from .websocket import WebSocketConnection
 
@@ -69,6 +71,7 @@ __all__ = [
     "ToolCallSpec",
     "Turn",
     "TurnAborted",
+    "TurnPlayer",
     "VadEvent",
     "VadSettings",
     "WebEmulator",

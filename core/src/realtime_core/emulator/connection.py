@@ -1,4 +1,4 @@
-"""One client connection of an emulator: its tasks, its fault schedule, and the turn-playing template.
+"""One client connection of an emulator: its tasks, its inbox, its fault schedule and its hooks.
 
 An emulator subclasses :class:`EmulatorConnection` once per protocol and implements hooks; everything that
 is the same in every protocol lives here:
@@ -7,14 +7,13 @@ is the same in every protocol lives here:
   connection ends (:meth:`~EmulatorConnection.shutdown`), whoever ends it.
 * **the inbox**: :meth:`~EmulatorConnection.run` reads client frames (``receive``), decodes them
   (``decode``), records them, fires per-message faults and hands each to ``handle``, one at a time.
-* **turns** play in their own task, so the inbox handles a cancel, a barge-in or more audio at once while a
-  reply streams: faults ``before_reply`` → user transcript → the reply (chunks, ``mid_reply`` faults) →
-  tool calls → ``awaiting_tools`` faults → wait for the results → the after-tools reply → ``after_reply``
-  faults. Nothing waits unless a fault or the latency profile asks for it.
+* **turns**: :attr:`~EmulatorConnection.turns`, a :class:`~realtime_core.emulator.TurnPlayer`, plays the
+  turn template in a task of its own, calling the turn hooks, so the inbox handles a cancel, a barge-in or
+  more audio at once while a reply streams.
 * **faults**: timed (``after_ms``), per message (``after_messages``) and per turn (``at_turn`` + ``phase``),
   ``once`` across reconnections, and one dispatch from fault kind to hook (:meth:`apply_fault`).
 * **facts and audio counts** the conformance kit reads (:meth:`note`, :meth:`note_config`,
-  :meth:`account_audio_in`; reply audio is counted by the template).
+  :meth:`account_audio_in`; reply audio is counted by the turn player).
 """
 
 from __future__ import annotations
@@ -24,108 +23,21 @@ import asyncio
 import contextlib
 import math
 import time
-from collections import deque
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..audio import PcmData
 from .engine import PlannedReply, PlannedToolCall, PlannedTurn
-from .facts import AudioTally, session_config
+from .exceptions import BadMessage, ConnectionGone, TurnAborted
+from .facts import session_config
 from .faults import hostile_frame
 from .scenario import Fault
+from .turns import ReplyStream, TurnPlayer, reply_steps
 
 if TYPE_CHECKING:
     from .server import EmulatorServer
 
-__all__ = ["BadMessage", "ConnectionGone", "EmulatorConnection", "ReplyStream", "TurnAborted", "reply_steps"]
-
-ReplyStatus = Literal["pending", "streaming", "completed", "cancelled", "dropped", "aborted"]
-
-
-class ConnectionGone(Exception):
-    """The connection is closed: raised by ``send`` so a turn or a handler unwinds (the framework catches it)."""
-
-
-class BadMessage(Exception):
-    """A client message the protocol refuses. Raise it from ``decode`` or ``handle``: the framework answers
-    with ``send_error(code, message)`` (see :meth:`EmulatorConnection.on_bad_message`) and reads on."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class TurnAborted(Exception):
-    """Raise from a turn hook (or a fault hook during a turn) to end the current turn at once; the hook has
-    already told the client whatever the protocol says (e.g. a turn completed with a failure reason)."""
-
-
-@dataclass(eq=False)
-class ReplyStream:
-    """One reply on its way to the client (a response, a model turn...).
-
-    :ivar id: its response id (from :meth:`EmulatorConnection.new_response_id`).
-    :ivar reply: what it says.
-    :ivar turn: the scenario turn it belongs to (None for a reply outside any turn, e.g. a ``say``).
-    :ivar context: what the handler passed to ``start_turn``/``start_reply`` (an item id...).
-    :ivar part: ``"reply"`` or ``"after_tools"`` (the continuation once tool results arrived).
-    :ivar status: ``pending`` (waiting for its first event), ``streaming``, then ``completed``,
-        ``cancelled`` (cut by a cancel or barge-in; ``cancel_reason`` says why), ``dropped`` (cancelled before
-        it started: the client never heard of it) or ``aborted`` (the connection ended).
-    :ivar audio: the audio sent so far, counted exactly.
-    :ivar text_sent: the text pieces sent so far.
-    :ivar extra: the protocol's own per-reply state (item ids, content ids...).
-    """
-
-    id: str
-    reply: PlannedReply
-    turn: PlannedTurn | None
-    context: dict[str, Any]
-    part: Literal["reply", "after_tools"] = "reply"
-    status: ReplyStatus = "pending"
-    cancel_reason: str | None = None
-    audio: AudioTally = field(default_factory=AudioTally)
-    text_sent: list[str] = field(default_factory=list[str])
-    first_audio_at: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict[str, Any])
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.cancel_reason is not None
-
-    @property
-    def text(self) -> str:
-        """The text sent so far."""
-        return "".join(self.text_sent)
-
-    @property
-    def playout_end(self) -> float | None:
-        """When a client playing this reply's audio in real time from its first chunk is done (monotonic)."""
-        return None if self.first_audio_at is None else self.first_audio_at + self.audio.ms / 1000
-
-
-@dataclass
-class _Job:
-    turn: PlannedTurn | None
-    reply: PlannedReply
-    context: dict[str, Any]
-
-
-def reply_steps(reply: PlannedReply, *, audio: bool) -> list[tuple[PcmData | None, list[str]]]:
-    """The reply as steps of (an audio chunk or None, the text pieces that go with it): the text spread evenly
-    over the audio; with no audio (or ``audio=False``, a text reply) one step per text piece."""
-    pieces = reply.text_chunks()
-    chunks = list(reply.audio_chunks()) if audio else []
-    if not chunks:
-        return [(None, [piece]) for piece in pieces]
-    steps: list[tuple[PcmData | None, list[str]]] = [(chunk, []) for chunk in chunks]
-    for j, piece in enumerate(pieces):
-        steps[j * len(chunks) // len(pieces)][1].append(piece)
-    return steps
+__all__ = ["EmulatorConnection"]
 
 
 class EmulatorConnection[E: EmulatorServer](abc.ABC):
@@ -160,32 +72,25 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
         self.close_code: int | None = None
         self.output_modality: Literal["audio", "text"] = "audio"
         """Set it from the session's configuration: text replies stream their text only."""
-        self.current: ReplyStream | None = None
-        """The reply being streamed (or waiting for its first event)."""
-        self.last_reply: ReplyStream | None = None
-        self.pending_tool_calls: dict[str, PlannedToolCall] = {}
-        """The tool calls sent and not answered yet."""
+        self.turns = TurnPlayer(self)
+        """Plays turns and replies: ``turns.start(turn)``, ``turns.cancel(reason)``, ``turns.barge_in()``..."""
         self.received_config: dict[str, Any] | None = None
         """The last :meth:`note_config`."""
         self.dropped_frames = 0
         """Frames not sent because a ``stall`` fault silenced the server."""
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._turn_task: asyncio.Task[None] | None = None
-        self._jobs: deque[_Job] = deque()
-        self._job_ready = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._closed_event = asyncio.Event()
         self._hold_until = 0.0
         self._silent_until = 0.0
-        self._tool_state: Literal["idle", "sent", "answered", "abandoned"] = "idle"
-        self._tool_wake = asyncio.Event()
         self._close_task: asyncio.Task[None] | None = None
         self._shutdown_task: asyncio.Task[None] | None = None
 
     # ================================================================== transport hooks
     @abc.abstractmethod
     async def receive(self) -> Any | None:
-        """The next client frame, or None once the client has gone (set :attr:`close_code` first if known)."""
+        """The next client frame, or None once the client has gone (set :attr:`close_code` first if known)
+        or once :meth:`close_transport` closed the transport."""
 
     @abc.abstractmethod
     async def send_frame(self, frame: str | bytes) -> None:
@@ -243,7 +148,7 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
         """The id of a new reply (default: ``resp_000001``, unique in the emulator)."""
         return self.emulator.next_id("resp")
 
-    # ------------------------------------------------------------------ turn hooks (the template calls them)
+    # ------------------------------------------------------------------ turn hooks (the TurnPlayer calls them)
     async def send_user_transcript(self, turn: PlannedTurn, context: Mapping[str, Any]) -> None:
         """What the model heard (speech turns only; default: nothing, for protocols without user transcripts)."""
 
@@ -309,7 +214,7 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
             await self.on_open()
             for index, fault in self.player.timed_faults():
                 self.spawn(self._timed_fault(index, fault), "timed-fault")
-            self._turn_task = self.spawn(self._turn_loop(), "turns")
+            self.turns.begin()
             while not self.closed:
                 frame = await self.receive()
                 if frame is None:
@@ -492,54 +397,6 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
             with contextlib.suppress(TurnAborted):
                 await self.apply_fault(fault)
 
-    async def _phase(self, turn: PlannedTurn, phase: str) -> None:
-        for fault in self.player.faults_for_turn(turn.index, phase):
-            await self.apply_fault(fault)
-        if self.closed:
-            raise ConnectionGone
-
-    # ================================================================== turns
-    def start_turn(self, turn: PlannedTurn, context: Mapping[str, Any] | None = None) -> None:
-        """Play a scenario turn (after the turns before it). ``context`` reaches the turn hooks."""
-        self._enqueue(_Job(turn, turn.reply, dict(context or {})))
-
-    def start_reply(self, reply: PlannedReply, context: Mapping[str, Any] | None = None) -> None:
-        """Play a reply outside any scenario turn (a ``say``...): no faults, no user transcript, no tools wait."""
-        self._enqueue(_Job(None, reply, dict(context or {})))
-
-    def _enqueue(self, job: _Job) -> None:
-        self._jobs.append(job)
-        self._job_ready.set()
-
-    async def cancel_reply(self, reason: str) -> ReplyStream | None:
-        """Stop the reply being streamed (a client cancel, a barge-in) and give up waiting for tool results.
-
-        The reply ends with status ``cancelled`` (``reply_finished`` tells the client); this returns it once
-        that was sent. A reply still waiting for its first event is dropped without a word; then, and when
-        nothing streams, it returns None.
-        """
-        self.abandon_tools()
-        reply = self.current
-        if reply is None:
-            return None
-        if reply.cancel_reason is None:
-            reply.cancel_reason = reason
-        reply.wake.set()
-        if reply.status == "pending" or asyncio.current_task() is self._turn_task:
-            return None if reply.status == "pending" else reply
-        await reply.finished.wait()
-        return reply
-
-    async def barge_in(self, reason: str = "turn_detected") -> ReplyStream | None:
-        """The user spoke over the model: note ``barge_in`` if a reply was streaming, and cancel it (or the
-        reply waiting for its first event). Returns the cut reply, or None."""
-        reply = self.current
-        if reply is None:
-            return None
-        if reply.status == "streaming":
-            self.note("barge_in", response_id=reply.id)
-        return await self.cancel_reply(reason)
-
     def close_after(self, seconds: float, code: int | None, reason: str) -> None:
         """Close ``seconds`` from now, in a task this connection owns (an expiry, the end of a grace period)."""
         self.spawn(self._close_after(seconds, code, reason), "close-after")
@@ -547,161 +404,6 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
     async def _close_after(self, seconds: float, code: int | None, reason: str) -> None:
         await asyncio.sleep(seconds)
         await self.close(code, reason)
-
-    def playing_reply(self) -> ReplyStream | None:
-        """The reply the client is presumably still hearing: the one streaming, else the last one while its
-        audio, played in real time from its first chunk, has not ended (for barge-in during playout)."""
-        if self.current is not None and self.current.status == "streaming":
-            return self.current
-        last = self.last_reply
-        end = last.playout_end if last is not None and last.status == "completed" else None
-        return last if end is not None and time.monotonic() < end else None
-
-    def tool_result(self, call_id: str, output: Any) -> bool:
-        """Note a tool result (the ``tool_result`` fact); True if ``call_id`` was one the turn awaits."""
-        pending = self.pending_tool_calls.pop(call_id, None) is not None
-        self.note("tool_result", call_id=call_id, output=output, pending=pending)
-        return pending
-
-    def resume_after_tools(self) -> None:
-        """The client gave the protocol's cue to continue after tool calls (``response.create``, the last
-        function response...): the turn goes on with its after-tools reply. Harmless at any other time."""
-        if self._tool_state == "sent":
-            self._tool_state = "answered"
-            self._tool_wake.set()
-
-    def abandon_tools(self) -> None:
-        """Stop waiting for tool results (new user input superseded the turn); ``tools_cancelled`` follows."""
-        if self._tool_state == "sent":
-            self._tool_state = "abandoned"
-            self._tool_wake.set()
-
-    @property
-    def awaiting_tools(self) -> bool:
-        return self._tool_state == "sent"
-
-    async def _turn_loop(self) -> None:
-        while True:
-            while not self._jobs:
-                self._job_ready.clear()
-                await self._job_ready.wait()
-            await self._play(self._jobs.popleft())
-
-    async def _play(self, job: _Job) -> None:
-        """The turn template (see the module docstring)."""
-        turn = job.turn
-        try:
-            if turn is not None:
-                await self._phase(turn, "before_reply")
-                if turn.trigger == "speech":
-                    await self.send_user_transcript(turn, job.context)
-            last = await self._stream(job, job.reply, "reply")
-            if last is None:
-                return
-            if job.reply.tool_calls:
-                if not await self._await_tools(turn):
-                    return
-                after = turn.after_tools if turn is not None else None
-                if after is not None:
-                    last = await self._stream(job, after, "after_tools")
-                    if last is None or (after.tool_calls and not await self._await_tools(turn)):
-                        return
-            await self.turn_finished(last)
-            if turn is not None and self.player.has_turn_faults(turn.index, "after_reply"):
-                await self.reply_played(last)
-                await self._phase(turn, "after_reply")
-        except (ConnectionGone, TurnAborted):
-            pass
-
-    async def _stream(self, job: _Job, plan: PlannedReply, part: Literal["reply", "after_tools"]) -> ReplyStream | None:
-        """Stream one reply; None when it was cancelled (or dropped before it started)."""
-        reply = ReplyStream(self.new_response_id(), plan, job.turn, job.context, part)
-        self.current = reply
-        try:
-            await self._pause(reply, plan.first_event_delay_ms / 1000)
-            if reply.cancelled:
-                reply.status = "dropped"
-                return None
-            reply.status = "streaming"
-            await self.reply_started(reply)
-            await self._pause(reply, plan.first_chunk_delay_ms / 1000)
-            steps = self.plan_steps(plan)
-            middle = (len(steps) - 1) // 2
-            started = time.monotonic()
-            for i, (audio, text) in enumerate(steps):
-                if reply.cancelled:
-                    break
-                await self._pause(reply, started + i * plan.chunk_interval_ms / 1000 - time.monotonic())
-                if reply.cancelled:
-                    break
-                await self.stream_chunk(reply, audio, text)
-                if i == middle and part == "reply" and job.turn is not None:
-                    await self._phase(job.turn, "mid_reply")
-            if not steps and part == "reply" and job.turn is not None:
-                await self._phase(job.turn, "mid_reply")
-            if not reply.cancelled and plan.tool_calls:
-                self._tool_state = "sent"
-                self._tool_wake.clear()
-                self.pending_tool_calls = {call.call_id: call for call in plan.tool_calls}
-                await self.send_tool_calls(reply, plan.tool_calls)
-            reply.status = "cancelled" if reply.cancelled else "completed"
-            await self.reply_finished(reply)
-            return None if reply.cancelled else reply
-        finally:
-            if reply.status in ("pending", "streaming"):
-                reply.status = "aborted"
-            if reply.status != "dropped":
-                self.last_reply = reply
-                self._note_sent(reply)
-            if self.current is reply:
-                self.current = None
-            reply.finished.set()
-
-    async def stream_chunk(self, reply: ReplyStream, audio: PcmData | None, text: Sequence[str]) -> None:
-        """Send one step of ``reply`` through :meth:`send_reply_chunk`, counting its audio and text (the
-        template uses it; call it for reply audio sent outside the template, e.g. in-flight chunks after a
-        cancel)."""
-        counted = not self.silenced
-        await self.send_reply_chunk(reply, audio, text)
-        if audio is not None and counted:
-            if reply.first_audio_at is None:
-                reply.first_audio_at = time.monotonic()
-            reply.audio.add(audio)
-            self.emulator.account_audio_out(reply.id, audio)
-        reply.text_sent.extend(text)
-
-    def _note_sent(self, reply: ReplyStream) -> None:
-        self.note(
-            "response_sent",
-            response_id=reply.id,
-            status=reply.status,
-            audio_ms=reply.audio.ms,
-            audio_frames=reply.audio.frames,
-            sample_rate=reply.audio.sample_rate or None,
-            text=reply.text,
-        )
-
-    async def _await_tools(self, turn: PlannedTurn | None) -> bool:
-        if turn is not None:
-            await self._phase(turn, "awaiting_tools")
-        await self._tool_wake.wait()
-        answered = self._tool_state == "answered"
-        self._tool_state = "idle"
-        if not answered:
-            calls, self.pending_tool_calls = list(self.pending_tool_calls.values()), {}
-            if calls:
-                await self.tools_cancelled(calls)
-        return answered
-
-    async def _pause(self, reply: ReplyStream, seconds: float) -> None:
-        """Wait ``seconds`` (at least one loop turn, so the inbox runs between chunks); a cancel cuts it short."""
-        if seconds <= 0 or reply.cancelled:
-            await asyncio.sleep(0)
-            return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await reply.wake.wait()
-
 
 def _close_code(code: int | str | None, default: int) -> int | None:
     if isinstance(code, int):

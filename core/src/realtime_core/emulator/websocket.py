@@ -6,7 +6,8 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from .connection import BadMessage, EmulatorConnection
+from .connection import EmulatorConnection
+from .exceptions import BadMessage
 
 if TYPE_CHECKING:
     from aiohttp import web
