@@ -27,7 +27,7 @@ from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..audio import PcmData
-from .engine import PlannedReply, PlannedToolCall, PlannedTurn
+from .engine import PlannedToolCall, PlannedTurn
 from .exceptions import BadMessage, ConnectionGone, TurnAborted
 from .facts import session_config
 from .faults import hostile_frame
@@ -155,11 +155,11 @@ class EmulatorConnection[E: EmulatorServer](abc.ABC):
     async def reply_started(self, reply: ReplyStream) -> None:
         """The reply begins (``response.created``...)."""
 
-    def plan_steps(self, reply: PlannedReply) -> list[tuple[PcmData | None, list[str]]]:
+    def plan_steps(self, reply: ReplyStream) -> list[tuple[PcmData | None, list[str]]]:
         """How the reply is cut into steps for :meth:`send_reply_chunk` (default: :func:`reply_steps`, the
-        text spread over the audio chunks; audio only when :attr:`output_modality` is ``"audio"``). A
-        protocol with its own segmentation (sentences...) overrides it."""
-        return reply_steps(reply, audio=self.output_modality == "audio")
+        text spread over the audio chunks; audio only when :attr:`output_modality` is ``"audio"``). Override it
+        for a protocol with its own segmentation (sentences...) or per-reply modalities (``reply.context``)."""
+        return reply_steps(reply.reply, audio=self.output_modality == "audio")
 
     @abc.abstractmethod
     async def send_reply_chunk(self, reply: ReplyStream, audio: PcmData | None, text: Sequence[str]) -> None:

@@ -82,6 +82,8 @@ class EmulatorServer(abc.ABC):
     another kind is refused at construction."""
     fault_phases: ClassVar[frozenset[str]] = LEGACY_FAULT_PHASES
     """The turn phases where it fires ``at_turn`` faults (:data:`~realtime_core.emulator.FAULT_PHASES`)."""
+    sent_log_limit: ClassVar[int] = 2000
+    """Server events kept in :attr:`sent_log` (they carry reply audio: keep long sessions' memory flat)."""
 
     def __init__(
         self,
@@ -102,8 +104,8 @@ class EmulatorServer(abc.ABC):
         self.port = port
         self._advertised: tuple[str, int] | None = None
         self.received: deque[ReceivedMessage] = deque(maxlen=log_limit)
-        self.sent_log: deque[tuple[int, Any]] = deque(maxlen=log_limit)
-        """``(connection, event)`` for every server event a framework connection sent, oldest first."""
+        self.sent_log: deque[tuple[int, Any]] = deque(maxlen=min(log_limit, self.sent_log_limit))
+        """``(connection, event)`` for the last server events framework connections sent, oldest first."""
         self.facts: list[Fact] = []
         self.audio_in: dict[int, AudioTally] = {}
         """User audio received per connection, counted exactly (see :meth:`account_audio_in`)."""

@@ -259,7 +259,7 @@ class TurnPlayer:
             reply.status = "streaming"
             await conn.reply_started(reply)
             await self._pause(reply, plan.first_chunk_delay_ms / 1000)
-            steps = conn.plan_steps(plan)
+            steps = conn.plan_steps(reply)
             middle = (len(steps) - 1) // 2
             started = time.monotonic()
             for i, (audio, text) in enumerate(steps):
