@@ -1,7 +1,7 @@
 """The ``realtime`` command.
 
     realtime providers [--json]          (providers, then observer plugins)
-    realtime emulate PROVIDER [--port N] [--tls] [--scenario FILE]
+    realtime emulate PROVIDER [--port N] [--tls] [--scenario FILE] [--latency none|realistic]
     realtime emulate --schema
     realtime demo [--provider openai] [--input in.wav] [--output out.wav] [--scenario FILE]
     realtime talk --provider P --input in.wav --output out.wav [--emulator] [--option key=value ...]
@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls", action="store_true", help="serve TLS with a throwaway CA (its path is printed)")
     p.add_argument("--scenario", metavar="FILE", help="a Scenario in JSON or YAML (default: echo)")
     p.add_argument("--schema", action="store_true", help="print the Scenario JSON schema and exit")
+    p.add_argument(
+        "--latency", choices=("none", "realistic"), default=None,
+        help="how long replies take (default: the scenario's, else realistic: ~450 ms to audio, real-time pace)",
+    )
 
     p = sub.add_parser("demo", help="run one spoken exchange against a bundled emulator, offline")
     p.add_argument("--provider", default="openai", help="provider whose emulator to use (default: openai)")
@@ -146,7 +150,7 @@ def _cmd_providers(args: argparse.Namespace) -> int:
 
 
 async def _cmd_emulate(args: argparse.Namespace) -> int:
-    from .emulator.scenario import load_scenario, scenario_json_schema
+    from .emulator.scenario import Scenario, load_scenario, scenario_json_schema
     from .plugins import get_provider
 
     if args.schema:
@@ -157,13 +161,16 @@ async def _cmd_emulate(args: argparse.Namespace) -> int:
     spec = get_provider(args.provider)
     if spec.emulator is None:
         raise ConfigurationError(f"provider {spec.name!r} ships no emulator")
-    scenario = load_scenario(args.scenario) if args.scenario else None
+    scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+    latency = getattr(args, "latency", None)
+    if latency is not None or scenario.latency is None:  # real services take time: realistic unless told
+        scenario = scenario.model_copy(update={"latency": latency or "realistic"})
     async with spec.emulator(scenario=scenario, tls=args.tls, port=args.port) as emulator:
+        info = emulator.connection_info()
         print(f"{spec.name} emulator listening on {emulator.url}", flush=True)
-        if emulator.ca_file:
-            print(f"trust this CA (TLS): {emulator.ca_file}", flush=True)
-        # the emulator's key is a fixed test value, and SecretStr prints masked anyway
-        print(f"session options: {json.dumps(emulator.session_options(), default=str)}", flush=True)
+        # everything an outside client needs, credentials unmasked: they are the emulator's fixed test values
+        for line in info.lines():
+            print(f"  {line}", flush=True)
         print(f"scenario: {emulator.scenario.name}; press Ctrl+C to stop", flush=True)
         await asyncio.Event().wait()
     return 0

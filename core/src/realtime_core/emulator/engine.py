@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..audio import PcmData
+from .latency import LatencyProfile, resolve_latency
 from .scenario import Fault, Reply, Scenario, ToolCallSpec, Turn
 
 __all__ = ["PlannedReply", "PlannedToolCall", "PlannedTurn", "ScenarioPlayer", "describe_speech"]
@@ -37,7 +38,12 @@ class PlannedToolCall:
 
 @dataclass
 class PlannedReply:
-    """A reply ready to stream: ``text`` (may be empty), ``audio`` at the output rate (or None)."""
+    """A reply ready to stream: ``text`` (may be empty), ``audio`` at the output rate (or None).
+
+    The delays already include the player's :class:`LatencyProfile`: ``first_event_delay_ms`` before the
+    reply's first event, ``first_chunk_delay_ms`` before its first chunk, ``chunk_interval_ms`` from one
+    chunk to the next (0: as fast as possible).
+    """
 
     text: str
     audio: PcmData | None
@@ -45,6 +51,7 @@ class PlannedReply:
     chunk_interval_ms: float
     first_chunk_delay_ms: float
     tool_calls: list[PlannedToolCall] = field(default_factory=list[PlannedToolCall])
+    first_event_delay_ms: float = 0.0
 
     def audio_chunks(self) -> Iterator[PcmData]:
         if self.audio is None or not self.audio:
@@ -85,11 +92,13 @@ class ScenarioPlayer:
 
     :param scenario: the script (defaults to the echo behaviour).
     :param output_rate: sample rate of reply audio.
+    :param latency: delays added to every rendered reply (default: the scenario's ``latency``, else none).
     """
 
-    def __init__(self, scenario: Scenario | None, output_rate: int) -> None:
+    def __init__(self, scenario: Scenario | None, output_rate: int, *, latency: LatencyProfile | None = None) -> None:
         self.scenario = scenario or Scenario()
         self.output_rate = output_rate
+        self.latency = latency if latency is not None else resolve_latency(self.scenario.latency)
         self.turn_index = 0
         self.turns_played = 0
         self._last_turn: Turn | None = None
@@ -168,13 +177,18 @@ class ScenarioPlayer:
             if not audio:
                 audio = None
         calls = [self._call(spec) for spec in reply.tool_calls]
+        latency = self.latency
+        interval = reply.chunk_interval_ms
+        if not interval and latency.speed:
+            interval = reply.chunk_ms / latency.speed
         return PlannedReply(
             text=text,
             audio=audio,
             chunk_ms=reply.chunk_ms,
-            chunk_interval_ms=reply.chunk_interval_ms,
-            first_chunk_delay_ms=reply.first_chunk_delay_ms,
+            chunk_interval_ms=interval,
+            first_chunk_delay_ms=reply.first_chunk_delay_ms + latency.first_audio_ms,
             tool_calls=calls,
+            first_event_delay_ms=latency.first_event_ms,
         )
 
     def _call(self, spec: ToolCallSpec) -> PlannedToolCall:
@@ -199,6 +213,14 @@ class ScenarioPlayer:
             for i, f in enumerate(self.scenario.faults)
             if f.at_turn == turn_index and f.phase == phase and self._take(i, f)
         ]
+
+    def has_turn_faults(self, turn_index: int, phase: str) -> bool:
+        """Whether :meth:`faults_for_turn` would return something (without taking it): lets an emulator
+        wait for a point in time (e.g. the end of playout) only when a fault is scripted there."""
+        return any(
+            f.at_turn == turn_index and f.phase == phase and not (f.once and i in self._fired)
+            for i, f in enumerate(self.scenario.faults)
+        )
 
     def timed_faults(self) -> list[tuple[int, Fault]]:
         """Faults with ``after_ms`` (the emulator schedules them per connection)."""

@@ -32,8 +32,28 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import ConfigurationError
+from .latency import LatencyPreset, LatencyProfile
 
-__all__ = ["Fault", "Reply", "Scenario", "ToolCallSpec", "Turn", "VadSettings", "load_scenario", "scenario_json_schema"]
+__all__ = [
+    "Fault",
+    "FaultKind",
+    "FaultPhase",
+    "MalformedVariant",
+    "Reply",
+    "Scenario",
+    "ToolCallSpec",
+    "Turn",
+    "VadSettings",
+    "load_scenario",
+    "scenario_json_schema",
+]
+
+FaultKind = Literal["close", "error", "malformed", "delay", "stall", "expire", "go_away"]
+"""What a fault does (see :data:`realtime_core.emulator.FAULT_KINDS`)."""
+FaultPhase = Literal["before_reply", "mid_reply", "awaiting_tools", "after_reply"]
+"""Where in a turn an ``at_turn`` fault fires (see :data:`realtime_core.emulator.FAULT_PHASES`)."""
+MalformedVariant = Literal["truncated", "not_json", "not_object", "deep", "huge", "wrong_types", "binary"]
+"""The hostile frame a ``malformed`` fault sends (see :data:`realtime_core.emulator.MALFORMED_VARIANTS`)."""
 
 
 class _Model(BaseModel):
@@ -78,14 +98,20 @@ class Turn(_Model):
 class Fault(_Model):
     """A failure to inject. Trigger with ``after_messages``, ``at_turn`` (+ ``phase``) or ``after_ms``."""
 
-    kind: Literal["close", "error", "malformed", "delay", "expire", "go_away"]
+    kind: FaultKind
     after_messages: int | None = Field(default=None, ge=1, description="When the k-th client message arrives.")
     at_turn: int | None = Field(default=None, ge=0, description="During turn n (0-based).")
-    phase: Literal["before_reply", "mid_reply", "after_reply"] = "before_reply"
+    phase: FaultPhase = "before_reply"
     after_ms: float | None = Field(default=None, ge=0, description="This long after the connection opened.")
     code: int | str | None = Field(default=None, description="Close code (close) or error code (error).")
     message: str | None = None
-    delay_ms: float = Field(default=0, ge=0, description="For kind=delay: how long to stall.")
+    delay_ms: float = Field(
+        default=0, ge=0, description="delay: hold the server's output this long; stall: go silent this long (0: for good)."
+    )
+    variant: MalformedVariant = Field(default="truncated", description="For kind=malformed: which hostile frame.")
+    size: int | None = Field(
+        default=None, ge=1, description="For malformed huge: frame bytes (8 MiB); deep: nesting depth (100000)."
+    )
     once: bool = Field(default=True, description="Fire once per emulator (not per connection).")
 
 
@@ -110,6 +136,9 @@ class Scenario(_Model):
         "echo", description="Behaviour once every turn was played."
     )
     vad: VadSettings = Field(default_factory=VadSettings)
+    latency: LatencyProfile | LatencyPreset | None = Field(
+        default=None, description="How long replies take (a preset or a profile); None: the emulator's default."
+    )
 
     @classmethod
     def echo(cls) -> Scenario:

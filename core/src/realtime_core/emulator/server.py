@@ -1,9 +1,11 @@
 """The loopback server harness every provider emulator builds on.
 
 :class:`EmulatorServer` gives an emulator its lifecycle (``async with``, port 0 on 127.0.0.1, clean
-shutdown), optional TLS with a run-time CA, a :class:`ScenarioPlayer`, and a log of every client message
-so tests can assert on what a client sent. :class:`WebEmulator` adds an aiohttp application for
-WebSocket and HTTP endpoints; emulators with another transport (HTTP/2) implement ``_serve`` themselves.
+shutdown), optional TLS with a run-time CA, a :class:`ScenarioPlayer`, a log of every client message so tests
+can assert on what a client sent, the facts and audio counts the conformance kit reads, its open
+:class:`~realtime_core.emulator.EmulatorConnection` objects, and :meth:`~EmulatorServer.connection_info`.
+:class:`WebEmulator` adds an aiohttp application for WebSocket and HTTP endpoints; emulators with another
+transport (HTTP/2) implement ``_serve`` themselves.
 """
 
 from __future__ import annotations
@@ -11,46 +13,33 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import itertools
+import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from ..audio import PcmData
+from ..errors import ConfigurationError
 from .engine import ScenarioPlayer
+from .facts import AUDIO_ACCOUNTING, FACTS, AudioTally, Fact
+from .faults import LEGACY_FAULT_KINDS, LEGACY_FAULT_PHASES
+from .info import ConnectionInfo, credentials_in
+from .latency import LatencyProfile, resolve_latency
 from .scenario import Scenario
 from .tls import TestCertificateAuthority, shared_test_ca
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from .connection import EmulatorConnection
+    from .websocket import WebSocketConnection
+
+log = logging.getLogger("realtime_core.emulator")
+
 __all__ = ["FACTS", "EmulatorServer", "Fact", "ReceivedMessage", "WebEmulator"]
-
-FACTS = {
-    "text_in": "the client sent user text (data: text)",
-    "say": "the client asked the model to speak scripted text (data: text)",
-    "response_requested": "the client explicitly asked for a response (manual turn, after tools, text)",
-    "tool_result": "a tool result arrived (data: call_id, output)",
-    "cancel": "the client cancelled a response (data: response_id)",
-    "truncate": "the client said how much of a reply was heard (data: audio_end_ms, sent_ms, item_id)",
-    "video_frame": "an image/video frame arrived (data: width, height, size, mime_type)",
-    "state_restored": "a new connection restored the conversation (resumption handle or history replay)",
-    "barge_in": "the server detected user speech over a reply and cut the reply off",
-    "session_finished": "the client ended the session per protocol (data: how)",
-}
-"""The protocol-neutral facts emulators note, so the conformance kit can check what a provider was told
-without knowing its wire protocol. Emulators note only what their protocol actually carries."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fact:
-    """A protocol-neutral observation (see :data:`FACTS`)."""
-
-    name: str
-    data: dict[str, Any]
-    connection: int
-    at: float
-
 
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
@@ -74,7 +63,10 @@ class EmulatorServer(abc.ABC):
     :param tls: serve TLS with a certificate from a run-time CA (see :attr:`ca_file`).
     :param host: interface to bind (loopback by default; never expose an emulator).
     :param port: 0 picks a free port.
-    :param log_limit: keep at most this many received messages.
+    :param log_limit: keep at most this many received (and sent) messages.
+    :param latency: how long replies take: a :class:`LatencyProfile` or a preset name (``"none"``,
+        ``"realistic"``); None: the scenario's ``latency``, else none.
+    :raises ConfigurationError: when the scenario has a fault kind or phase this emulator cannot inject.
     """
 
     provider: ClassVar[str] = "unknown"
@@ -82,6 +74,16 @@ class EmulatorServer(abc.ABC):
     interrupt_facts: ClassVar[tuple[str, ...]] = ()
     """Facts the provider's protocol requires after a *local* ``interrupt()`` during a reply
     (e.g. ``("cancel", "truncate")`` for OpenAI; empty when the protocol has no such message)."""
+    observes: ClassVar[frozenset[str]] = frozenset()
+    """The facts (:data:`FACTS`) and audio counts (:data:`AUDIO_ACCOUNTING`) this emulator's protocol lets it
+    produce. The kit skips, with a reason, a check whose observation is not listed (empty: not declared)."""
+    fault_kinds: ClassVar[frozenset[str]] = LEGACY_FAULT_KINDS
+    """The fault kinds this emulator injects (:data:`~realtime_core.emulator.FAULT_KINDS`); a scenario with
+    another kind is refused at construction."""
+    fault_phases: ClassVar[frozenset[str]] = LEGACY_FAULT_PHASES
+    """The turn phases where it fires ``at_turn`` faults (:data:`~realtime_core.emulator.FAULT_PHASES`)."""
+    sent_log_limit: ClassVar[int] = 2000
+    """Server events kept in :attr:`sent_log` (they carry reply audio: keep long sessions' memory flat)."""
 
     def __init__(
         self,
@@ -91,20 +93,56 @@ class EmulatorServer(abc.ABC):
         host: str = "127.0.0.1",
         port: int = 0,
         log_limit: int = 20000,
+        latency: LatencyProfile | str | None = None,
     ) -> None:
         self.scenario = scenario or Scenario()
-        self.player = ScenarioPlayer(self.scenario, self.output_sample_rate)
+        self._check_scenario()
+        self.latency = resolve_latency(latency if latency is not None else self.scenario.latency)
+        self.player = ScenarioPlayer(self.scenario, self.output_sample_rate, latency=self.latency)
         self.tls = tls
         self.host = host
         self.port = port
+        self._advertised: tuple[str, int] | None = None
         self.received: deque[ReceivedMessage] = deque(maxlen=log_limit)
+        self.sent_log: deque[tuple[int, Any]] = deque(maxlen=min(log_limit, self.sent_log_limit))
+        """``(connection, event)`` for the last server events framework connections sent, oldest first."""
         self.facts: list[Fact] = []
+        self.audio_in: dict[int, AudioTally] = {}
+        """User audio received per connection, counted exactly (see :meth:`account_audio_in`)."""
+        self.audio_out: dict[str, AudioTally] = {}
+        """Agent audio sent per response id, counted exactly (see :meth:`account_audio_out`)."""
+        self.open_connections: dict[int, EmulatorConnection[Any]] = {}
+        """The framework connections that are open, by number."""
+        self.internal_errors: list[str] = []
+        """Failures of the emulator itself (a bug, not a client error); a correct run leaves it empty."""
         self._audio_ms = 0.0
         self._audio_waiters: list[tuple[float, asyncio.Future[None]]] = []
         self.connections = 0
         self._ca: TestCertificateAuthority | None = shared_test_ca() if tls else None
         self._waiters: list[tuple[Callable[[ReceivedMessage], bool], int, asyncio.Future[list[ReceivedMessage]]]] = []
+        self._ids = itertools.count(1)
         self._started = False
+
+    def _check_scenario(self) -> None:
+        cls = type(self)
+        unknown = sorted(cls.observes - set(FACTS) - set(AUDIO_ACCOUNTING))
+        if unknown:
+            raise ConfigurationError(f"{cls.__name__}.observes names unknown facts: {', '.join(unknown)}")
+        for fault in self.scenario.faults:
+            if fault.kind not in cls.fault_kinds:
+                raise ConfigurationError(
+                    f"the {cls.provider} emulator cannot inject {fault.kind!r} faults "
+                    f"(it injects: {', '.join(sorted(cls.fault_kinds))})"
+                )
+            if fault.at_turn is not None and fault.phase not in cls.fault_phases:
+                raise ConfigurationError(
+                    f"the {cls.provider} emulator has no {fault.phase!r} phase "
+                    f"(it has: {', '.join(sorted(cls.fault_phases))})"
+                )
+
+    def can_observe(self, name: str) -> bool:
+        """Whether this emulator declares it can produce the fact or audio count ``name``."""
+        return name in type(self).observes
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Self:
@@ -121,9 +159,13 @@ class EmulatorServer(abc.ABC):
         self._started = True
 
     async def stop(self) -> None:
+        """Close every connection (their tasks are cancelled and awaited), then stop listening."""
         if not self._started:
             return
         self._started = False
+        conns = list(self.open_connections.values())
+        await asyncio.gather(*(c.close(1001, "emulator shutting down") for c in conns), return_exceptions=True)
+        await asyncio.gather(*(c.shutdown() for c in conns), return_exceptions=True)
         await self._shutdown()
 
     @abc.abstractmethod
@@ -140,17 +182,33 @@ class EmulatorServer(abc.ABC):
         (base URL, a test key, ``ca_file``...)."""
 
     # ------------------------------------------------------------------ addresses
+    def advertise(self, host: str | None, port: int | None = None) -> None:
+        """Point :meth:`session_options`, :attr:`url` and :meth:`connection_info` at ``host:port`` (e.g. a
+        TCP proxy in front of the emulator) instead of the bound address; ``advertise(None)`` undoes it.
+        With TLS the host must be one the certificate names (127.0.0.1, localhost, ::1)."""
+        self._advertised = None if host is None else (host, port if port is not None else self.port)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The ``(host, port)`` clients are told to use: the advertised one, else the bound one."""
+        return self._advertised or (self.host, self.port)
+
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 
     @property
+    def _netloc(self) -> str:
+        host, port = self.address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    @property
     def base_url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        return f"{self.scheme}://{self._netloc}"
 
     @property
     def ws_base_url(self) -> str:
-        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}"
+        return f"{'wss' if self.tls else 'ws'}://{self._netloc}"
 
     @property
     def url(self) -> str:
@@ -165,10 +223,66 @@ class EmulatorServer(abc.ABC):
     def server_ssl_context(self, *, alpn: list[str] | None = None) -> Any:
         return self._ca.server_context(alpn=alpn) if self._ca else None
 
-    # ------------------------------------------------------------------ the message log
+    def urls(self) -> dict[str, str]:
+        """Every endpoint by what it is for (override when there is more than :attr:`url`)."""
+        return {"endpoint": self.url}
+
+    def credentials(self) -> dict[str, str]:
+        """Every credential this emulator accepts, **unmasked** (fixed test values). The default takes the
+        credential-looking entries of :meth:`session_options`; override it to list all of them (ephemeral
+        tokens, secondary keys...)."""
+        return credentials_in(self.session_options())
+
+    def connection_info(self) -> ConnectionInfo:
+        """Everything an outside client needs to connect: URLs, the CA file, every credential."""
+        return ConnectionInfo(
+            provider=self.provider,
+            urls=self.urls(),
+            ca_file=self.ca_file,
+            credentials=self.credentials(),
+            session_options=self.session_options(),
+            latency=self.latency,
+        )
+
+    # ------------------------------------------------------------------ connections
     def new_connection(self) -> int:
         self.connections += 1
         return self.connections
+
+    def next_id(self, prefix: str) -> str:
+        """A new id, unique in this emulator: ``resp_000001``, ``item_000002``..."""
+        return f"{prefix}_{next(self._ids):06d}"
+
+    def live_connection(self, number: int | None = None) -> EmulatorConnection[Any]:
+        """An open framework connection (the newest by default). :raises LookupError: when none is open."""
+        if not self.open_connections:
+            raise LookupError("no open connection")
+        try:
+            return self.open_connections[number if number is not None else max(self.open_connections)]
+        except KeyError:
+            raise LookupError(f"connection {number} is not open") from None
+
+    def log_sent(self, connection: int, event: Any) -> None:
+        """Called for every server event a framework connection sends (raw text for hostile frames)."""
+        self.sent_log.append((connection, event))
+
+    def internal_error(self, connection: int, message: str) -> None:
+        """The emulator itself failed (a bug): logged, kept in :attr:`internal_errors`, recorded."""
+        log.error("%s emulator, connection %d: %s", self.provider, connection, message)
+        self.internal_errors.append(message)
+        self.record("emulator.internal_error", {"message": message}, connection)
+
+    # ------------------------------------------------------------------ audio accounting
+    def account_audio_in(self, connection: int, pcm: PcmData) -> None:
+        """Count user audio received on ``connection`` (at the rate it arrived in), exactly."""
+        self.audio_in.setdefault(connection, AudioTally()).add(pcm)
+        self.audio_received_ms += pcm.frames * 1000.0 / pcm.sample_rate
+
+    def account_audio_out(self, response_id: str, pcm: PcmData) -> None:
+        """Count agent audio sent for ``response_id`` (at the rate it was sent at), exactly."""
+        self.audio_out.setdefault(response_id, AudioTally()).add(pcm)
+
+    # ------------------------------------------------------------------ the message log
 
     def record(self, kind: str, payload: Any, connection: int) -> None:
         self.received.append(ReceivedMessage(kind, payload, connection, time.monotonic()))
@@ -177,7 +291,7 @@ class EmulatorServer(abc.ABC):
 
     @property
     def audio_received_ms(self) -> float:
-        """Milliseconds of user audio received over all connections (emulators add to it)."""
+        """Milliseconds of user audio received over all connections (:meth:`account_audio_in` adds to it)."""
         return self._audio_ms
 
     @audio_received_ms.setter
@@ -291,6 +405,27 @@ class WebEmulator(EmulatorServer):
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def serve_websocket(
+        self,
+        request: web.Request,
+        connection: Callable[[Self, web.Request, web.WebSocketResponse, int], WebSocketConnection[Any]],
+        **ws_options: Any,
+    ) -> web.WebSocketResponse:
+        """Upgrade ``request``, make its connection (``connection(self, request, ws, number)``: usually the
+        :class:`~realtime_core.emulator.WebSocketConnection` subclass itself) and run it until it ends. ``ws_options`` go to :class:`aiohttp.web.WebSocketResponse` (``protocols``, ``max_msg_size``
+        (default 16 MiB)...). Check credentials before calling this: refusing an upgrade is an HTTP answer."""
+        from aiohttp import web
+
+        ws_options.setdefault("max_msg_size", 16 * 1024 * 1024)
+        ws = web.WebSocketResponse(**ws_options)
+        await ws.prepare(request)
+        self.track(ws)
+        try:
+            await connection(self, request, ws, self.new_connection()).run()
+        finally:
+            self.untrack(ws)
+        return ws
 
     def track(self, ws: Any) -> None:
         self._sockets.add(ws)

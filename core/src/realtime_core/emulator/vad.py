@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from ..audio import PcmData
+from .scenario import VadSettings
 
 __all__ = ["EnergyVad", "VadEvent"]
 
@@ -63,6 +64,19 @@ class EnergyVad:
         self._last_loud_end_ms = 0.0
         self._history: list[np.ndarray] = []  # recent frames (prefix) and the current segment
         self._history_ms = 0.0
+
+    @classmethod
+    def from_settings(cls, sample_rate: int, settings: VadSettings, **overrides: float) -> EnergyVad:
+        """A detector with a scenario's :class:`VadSettings` (``overrides`` replace single values, e.g. the
+        ``silence_ms`` a session configured)."""
+        values: dict[str, float] = {
+            "threshold": settings.threshold,
+            "silence_ms": settings.silence_ms,
+            "prefix_ms": settings.prefix_ms,
+            "min_speech_ms": settings.min_speech_ms,
+        }
+        values.update(overrides)
+        return cls(sample_rate, **values)
 
     def reset(self) -> None:
         self._carry = np.zeros(0, dtype=np.int16)
