@@ -15,7 +15,7 @@ from pathlib import Path
 
 __all__ = ["render_plugin"]
 
-_MODULES = ("protocol.py", "capabilities.py", "session.py", "emulator.py", "plugin.py")
+_MODULES = ("protocol.py", "errors.py", "capabilities.py", "handler.py", "session.py", "emulator.py", "plugin.py")
 _NAME = re.compile(r"^[a-z][a-z0-9]*$")
 
 

@@ -21,6 +21,7 @@ from realtime_core import (
 
 from . import protocol
 from .emulator import ReferenceEmulator
+from .handler import ReferenceHandler
 from .session import ReferenceRealtime
 
 __all__ = ["VARIANTS", "realtime_register_providers"]
@@ -37,23 +38,25 @@ class LeaksStaleAudio(ReferenceRealtime):
             self._cut.add(info.response_id)
         await super()._on_interrupt(info)
 
-    def _handle(self, msg: dict[str, Any]) -> None:
-        if msg.get("type") in ("audio.delta", "response.done") and msg.get("response_id") in self._cut:
-            msg = {**msg, "response_id": f"{msg['response_id']}-late"}
-        super()._handle(msg)
+    class handler_class(ReferenceHandler):
+        def handle(self, msg: dict[str, Any]) -> None:
+            if msg.get("type") in ("audio.delta", "response.done") and msg.get("response_id") in LeaksStaleAudio._cut:
+                msg = {**msg, "response_id": f"{msg['response_id']}-late"}
+            super().handle(msg)
 
 
 class MixesResponseIds(ReferenceRealtime):
     """Gives every audio chunk its own response id."""
 
     BREAKS: ClassVar[tuple[str, ...]] = ("audio.one_response_id",)
-    _n = 0
+    class handler_class(ReferenceHandler):
+        _n = 0
 
-    def _handle(self, msg: dict[str, Any]) -> None:
-        if msg.get("type") == "audio.delta":
-            self._n += 1
-            msg = {**msg, "response_id": f"{msg['response_id']}-{self._n}"}
-        super()._handle(msg)
+        def handle(self, msg: dict[str, Any]) -> None:
+            if msg.get("type") == "audio.delta":
+                self._n += 1
+                msg = {**msg, "response_id": f"{msg['response_id']}-{self._n}"}
+            super().handle(msg)
 
 
 class DoubleDone(ReferenceRealtime):
@@ -61,14 +64,14 @@ class DoubleDone(ReferenceRealtime):
 
     BREAKS: ClassVar[tuple[str, ...]] = ("audio.one_done_after_last_chunk",)
 
-    def _handle(self, msg: dict[str, Any]) -> None:
-        super()._handle(msg)
-        if msg.get("type") == "response.done":
-            self._dispatcher.emit(  # pyright: ignore[reportPrivateUsage]
-                RealtimeAudioOutputDoneEvent.model_construct(
-                    **self._emitter.stamp(), response_id=str(msg["response_id"])  # pyright: ignore[reportPrivateUsage]
+    class handler_class(ReferenceHandler):
+        def handle(self, msg: dict[str, Any]) -> None:
+            super().handle(msg)
+            if msg.get("type") == "response.done":
+                emitter = self.core._emitter  # pyright: ignore[reportPrivateUsage]
+                emitter.dispatcher.emit(
+                    RealtimeAudioOutputDoneEvent.model_construct(**emitter.stamp(), response_id=str(msg["response_id"]))
                 )
-            )
 
 
 class ForgetsDisconnected(ReferenceRealtime):
@@ -86,9 +89,10 @@ class SwallowsErrors(ReferenceRealtime):
 
     BREAKS: ClassVar[tuple[str, ...]] = ("errors.server_error_event",)
 
-    def _handle(self, msg: dict[str, Any]) -> None:
-        if msg.get("type") != "error":
-            super()._handle(msg)
+    class handler_class(ReferenceHandler):
+        def handle(self, msg: dict[str, Any]) -> None:
+            if msg.get("type") != "error":
+                super().handle(msg)
 
 
 class UnderDeclares(ReferenceRealtime):

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
-import itertools
 from typing import Any, ClassVar
 
 from realtime_core import (
@@ -13,13 +11,10 @@ from realtime_core import (
     ConfigurationError,
     InterruptInfo,
     PcmData,
-    ProtocolError,
-    ProviderError,
     Realtime,
     RealtimeError,
     ReconnectContext,
     SecretStr,
-    ToolCall,
     ToolResult,
     VideoFrameJpeg,
     resolve_api_key,
@@ -28,11 +23,9 @@ from realtime_core.transport import WebSocketTransport
 
 from . import protocol
 from .capabilities import build_capabilities
+from .handler import ReferenceHandler
 
 __all__ = ["ReferenceRealtime"]
-
-_FATAL_CODES = frozenset({"invalid_api_key", "insufficient_quota"})
-
 
 class ReferenceRealtime(Realtime):
     """A session with the reference provider.
@@ -47,6 +40,8 @@ class ReferenceRealtime(Realtime):
     """
 
     provider_name: ClassVar[str] = "reference"
+    handler_class: ClassVar[type[ReferenceHandler]] = ReferenceHandler
+    """Builds the handler of each connection's messages."""
     api_key_env: ClassVar[tuple[str, ...]] = ("REFERENCE_API_KEY",)
 
     def __init__(
@@ -74,10 +69,6 @@ class ReferenceRealtime(Realtime):
         self.modality = modality
         self.turn_detection = turn_detection
         self._transport: WebSocketTransport | None = None
-        self._ready: asyncio.Future[dict[str, Any]] | None = None
-        self._pending_calls: dict[str, list[ToolCall]] = {}
-        self._text: dict[str, list[str]] = {}
-        self._seq = itertools.count(1)
 
     def _build_capabilities(self) -> Capabilities:
         return build_capabilities(modality=self.modality, turn_detection=self.turn_detection)
@@ -94,6 +85,7 @@ class ReferenceRealtime(Realtime):
 
     # ------------------------------------------------------------------ connection
     async def _open(self) -> WebSocketTransport:
+        """A new connection, set up: the handler of its messages is per connection."""
         assert self._api_key is not None
         transport = WebSocketTransport(self._core)
         await transport.open(
@@ -102,11 +94,11 @@ class ReferenceRealtime(Realtime):
             ca_file=self.ca_file,
             open_timeout=self._core.connect_timeout,
         )
-        self._ready = asyncio.get_running_loop().create_future()
-        self._transport = transport
-        transport.start(self._handle)
+        self._transport = transport  # set before any await: close() can release it from here on
+        handler = self.handler_class(self._core)
+        transport.start(handler.handle)
         await transport.send_text(protocol.message("session.update", session=self.session_config()))
-        await transport.wait(self._ready)
+        await transport.wait(handler.ready)
         return transport
 
     async def connect(self) -> None:
@@ -176,66 +168,3 @@ class ReferenceRealtime(Realtime):
                 height=frame.height,
             )
         )
-
-    # ------------------------------------------------------------------ receiving
-    def _handle(self, msg: dict[str, Any]) -> None:
-        kind = msg.get("type")
-        rid = str(msg.get("response_id", ""))
-        match kind:
-            case "session.ready":
-                if self._ready is not None and not self._ready.done():
-                    self._ready.set_result(msg)
-            case "speech.started":
-                self._emit_user_speech_started(msg.get("item_id"), msg.get("audio_start_ms"))
-                if self.responding:
-                    self._core.handle_barge_in()
-            case "speech.stopped":
-                self._emit_user_speech_stopped(msg.get("item_id"), msg.get("audio_end_ms"))
-            case "transcript.user":
-                self._emit_user_speech_transcription(msg["text"], msg, mode="final", item_id=msg.get("item_id"))
-            case "response.started":
-                self._core.begin_response(rid)
-            case "audio.delta":
-                pcm = PcmData.from_bytes(base64.b64decode(msg["audio"]), protocol.OUTPUT_RATE)
-                self._emit_audio_output_event(pcm, rid)
-            case "transcript.delta":
-                self._emit_agent_speech_transcription(msg["text"], mode="delta", response_id=rid)
-            case "transcript.done":
-                self._emit_agent_speech_transcription(msg["text"], mode="final", response_id=rid)
-            case "text.delta":
-                self._text.setdefault(rid, []).append(msg["text"])
-                self._emit_response_event(msg["text"], rid, is_complete=False)
-            case "text.done":
-                self._text.pop(rid, None)
-                self._emit_response_event(msg["text"], rid, is_complete=True)
-            case "tool.call":
-                call = ToolCall(msg["call_id"], msg["name"], msg.get("arguments") or {}, response_id=rid)
-                self._pending_calls.setdefault(rid, []).append(call)
-            case "response.done":
-                if msg.get("status") != "cancelled":
-                    self._emit_audio_output_done_event(rid)
-                calls = self._pending_calls.pop(rid, [])
-                if calls:
-                    self._core.start_tool_calls(calls)  # all calls of the response, answered together
-                usage = msg.get("usage") or {}
-                if usage:
-                    self._emit_usage_event(
-                        rid,
-                        raw=usage,
-                        input_tokens=usage.get("input_tokens"),
-                        output_tokens=usage.get("output_tokens"),
-                        total_tokens=usage.get("total_tokens"),
-                    )
-            case "session.expiring":
-                self._core.renew("session expiring")
-            case "error":
-                code = str(msg.get("code") or "error")
-                err = ProviderError(
-                    str(msg.get("message") or "the service reported an error"),
-                    code=code,
-                    provider=self.provider_name,
-                    recoverable=code not in _FATAL_CODES,
-                )
-                self._emit_error_event(err, context=f"server error {code}")
-            case _:
-                raise ProtocolError(f"unknown message type {kind!r}", provider=self.provider_name)
