@@ -86,7 +86,7 @@ from .stream import EventStream
 from .tools import Tool, ToolCall, ToolRegistry, ToolResult, tool
 from .video import VideoFrameJpeg, VideoSampler
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "EVENT_TYPES",

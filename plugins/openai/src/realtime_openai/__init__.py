@@ -33,7 +33,7 @@ from .webrtc_protocol import WebRtcOptions
 if TYPE_CHECKING:
     from .emulator import OpenAIEmulator
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -25,7 +25,7 @@ from .session import QwenRealtime
 if TYPE_CHECKING:
     from .emulator import QwenEmulator
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DASHSCOPE",
