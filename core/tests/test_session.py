@@ -177,7 +177,7 @@ def test_constructor_validation() -> None:
 # ---------------------------------------------------------------------------------------------- input
 async def test_input_is_resampled_once_and_mirrored() -> None:
     s = Manual(caps=Capabilities(input_sample_rate=16000))
-    events = s.events()
+    events = s.events(audio_input=True)
     await s.connect()
     chunks = list(PcmData.tone(200, 48000).to_stereo().chunks(20))
     for chunk in chunks:
@@ -568,7 +568,7 @@ async def test_planned_renewal() -> None:
 # ---------------------------------------------------------------------------------------------- consumption
 async def test_overflow_drops_input_mirrors_first_never_control_events(caplog: pytest.LogCaptureFixture) -> None:
     s = Manual()
-    stream = s.events(maxsize=5)
+    stream = s.events(maxsize=5, audio_input=True)
     await s.connect()
     for _ in range(10):
         await s.simple_audio_response(PcmData.silence(20, 16000))
@@ -709,3 +709,14 @@ def test_fast_events_equal_validated_ones() -> None:
     assert fast.model_dump(mode="json") == slow.model_dump(mode="json")
     with pytest.raises(pydantic.ValidationError):  # still frozen
         fast.epoch = 3  # type: ignore[misc]
+
+
+async def test_input_mirrors_only_when_asked_for() -> None:
+    s = FakeRealtime()
+    plain, asked, typed = s.events(), s.events(audio_input=True), s.events(types=[RealtimeAudioInputEvent])
+    await s.connect()
+    await s.simple_audio_response(PcmData.silence(20, 16000))
+    await s.close()
+    assert not [e async for e in plain if isinstance(e, RealtimeAudioInputEvent)]
+    assert len([e async for e in asked if isinstance(e, RealtimeAudioInputEvent)]) == 1
+    assert [type(e) async for e in typed] == [RealtimeAudioInputEvent]

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .events import RealtimeConnectedEvent, RealtimeEvent
+from .events import RealtimeAudioInputEvent, RealtimeConnectedEvent, RealtimeEvent
 from .hookcalls import HookCache
 from .stream import EventStream
 
@@ -62,6 +62,10 @@ class EventDispatcher:
         """Whether building an event of ``cls`` is worth it (the audio path skips unobserved events)."""
         return bool(self._streams) or bool(self.hooks.event_calls(cls))
 
+    def wants_audio_input(self) -> bool:
+        """Whether a stream or a hook takes mirrors of the app's input audio (50 a second per session)."""
+        return any(s.wants_audio_input for s in self._streams) or bool(self.hooks.event_calls(RealtimeAudioInputEvent))
+
     def purge_stale(self) -> None:
         for stream in self._streams:
             stream.purge_stale()
@@ -74,10 +78,15 @@ class EventDispatcher:
 
     # ------------------------------------------------------------------ streams
     def stream(
-        self, *, maxsize: int | None, types: Iterable[type[RealtimeEvent]] | None, replay_connected: bool
+        self,
+        *,
+        maxsize: int | None,
+        types: Iterable[type[RealtimeEvent]] | None,
+        replay_connected: bool,
+        audio_input: bool = False,
     ) -> EventStream:
         stream = EventStream(
-            maxsize=maxsize or self.buffer, is_stale=self._is_stale, on_close=self._drop, types=types
+            maxsize=maxsize or self.buffer, is_stale=self._is_stale, on_close=self._drop, types=types, audio_input=audio_input
         )
         if self.ended:
             stream.end()
@@ -98,6 +107,8 @@ class EventDispatcher:
     # ------------------------------------------------------------------ handlers
     def on(self, event_type: type[RealtimeEvent], handler: Handler) -> None:
         self._handlers.append((event_type, handler))
+        if issubclass(event_type, RealtimeAudioInputEvent) and self._handler_stream is not None:
+            self._handler_stream.wants_audio_input = True
         self.start_handlers()
 
     def off(self, handler: Handler) -> None:
@@ -110,7 +121,8 @@ class EventDispatcher:
     def start_handlers(self) -> None:
         """Start the handler task (needs a running loop; ``connect()`` calls this again)."""
         if self._handler_stream is None:
-            self._handler_stream = self.stream(maxsize=None, types=None, replay_connected=True)
+            wants_input = any(issubclass(t, RealtimeAudioInputEvent) for t, _ in self._handlers)
+            self._handler_stream = self.stream(maxsize=None, types=None, replay_connected=True, audio_input=wants_input)
         if self._handler_task is None or self._handler_task.done():
             try:
                 loop = asyncio.get_running_loop()

@@ -141,7 +141,7 @@ class Emitter:
 
     # ------------------------------------------------------------------ audio
     def audio_input(self, pcm: PcmData, user_metadata: Any = None) -> None:
-        if not self.closed and self.dispatcher.has_listeners(RealtimeAudioInputEvent):
+        if not self.closed and self.dispatcher.wants_audio_input():
             self.dispatcher.emit(RealtimeAudioInputEvent.fast(**self.stamp(user_metadata), audio_data=pcm))
 
     def begin_response(self, response_id: str) -> None:

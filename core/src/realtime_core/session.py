@@ -342,14 +342,24 @@ class Realtime(abc.ABC):
 
     # ================================================================== events
     def events(
-        self, *, maxsize: int | None = None, types: Iterable[type[RealtimeEvent]] | None = None
+        self,
+        *,
+        maxsize: int | None = None,
+        types: Iterable[type[RealtimeEvent]] | None = None,
+        audio_input: bool = False,
     ) -> EventStream:
         """A new async iterator over events from now on (bounded; see :mod:`realtime_core.stream`).
 
         If the session is already connected, the stream starts with its :class:`RealtimeConnectedEvent`,
         so the first event a consumer sees is always the connected one.
+
+        :param types: only these event classes (and their subclasses).
+        :param audio_input: also a :class:`RealtimeAudioInputEvent` mirroring each chunk sent (off unless
+            asked for, or named in ``types``: the app already has its own audio).
         """
-        return self._dispatcher.stream(maxsize=maxsize, types=types, replay_connected=self._lifecycle.is_live)
+        return self._dispatcher.stream(
+            maxsize=maxsize, types=types, replay_connected=self._lifecycle.is_live, audio_input=audio_input
+        )
 
     def on(
         self, event_type: type[E] = RealtimeEvent, handler: Callable[[E], Any] | None = None  # type: ignore[assignment]

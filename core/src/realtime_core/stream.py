@@ -54,8 +54,10 @@ class EventStream:
     """An async iterator over a session's events, from the moment it was created.
 
     Use ``async for event in session.events(): ...``; iteration ends after the session's final
-    disconnect. ``types`` limits the stream to some event classes. Call :meth:`close` (or use
-    ``async with``) to stop receiving early.
+    disconnect. ``types`` limits the stream to some event classes. Mirrors of the app's own input audio
+    (:class:`RealtimeAudioInputEvent`) come only when asked for (``audio_input=True``, or ``types``
+    naming them): the app already has its audio, and building 50 events a second nobody reads costs.
+    Call :meth:`close` (or use ``async with``) to stop receiving early.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class EventStream:
         is_stale: Callable[[RealtimeEvent], bool],
         on_close: Callable[[EventStream], None],
         types: Iterable[type[RealtimeEvent]] | None = None,
+        audio_input: bool = False,
     ) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be at least 1")
@@ -76,10 +79,15 @@ class EventStream:
         self._is_stale = is_stale
         self._on_close = on_close
         self._types = tuple(types) if types else None
+        self.wants_audio_input = audio_input or (
+            self._types is not None and any(issubclass(RealtimeAudioInputEvent, t) for t in self._types)
+        )
 
     # ------------------------------------------------------------------ producer side (session)
     def push(self, event: RealtimeEvent) -> None:
         if self._ended or (self._types is not None and not isinstance(event, self._types)):
+            return
+        if not self.wants_audio_input and type(event) is RealtimeAudioInputEvent:
             return
         queue = self._queue
         queue.append(event)

@@ -307,7 +307,7 @@ class EventRecorder:
 
     :param session: the session to record (connected or not).
     :param timeout: default seconds for :meth:`wait_for`, :meth:`collect_until` and :meth:`wait_ended`.
-    :param types: record only these event classes (default: all).
+    :param types: record only these event classes (default: all, mirrors of the input audio included).
     :param maxsize: the stream's bound (see :mod:`realtime_core.stream`); the default is large enough that a
         recorder never drops events in practice.
     :ivar events: the recorded events, in delivery order (the live list: do not modify it).
@@ -327,7 +327,7 @@ class EventRecorder:
         self.events: list[RealtimeEvent] = []
         self.ended = asyncio.Event()
         self._waiters: list[asyncio.Future[None]] = []
-        self._stream = session.events(maxsize=maxsize, types=types)
+        self._stream = session.events(maxsize=maxsize, types=types, audio_input=True)
         self._task = asyncio.get_running_loop().create_task(self._record(), name="realtime-event-recorder")
 
     async def _record(self) -> None:
