@@ -28,7 +28,7 @@ def test_bundled_providers_come_through_entry_points() -> None:
         assert spec.plugin == name  # registered through the `realtime` entry point, like any third party
         assert spec.emulator is not None
         assert spec.api_key_env or name == "nova"  # nova uses the AWS credential chain
-        caps = spec.capabilities
+        caps = spec.resolve_capabilities()
         assert caps.output_sample_rate >= 16000 and caps.input_sample_rate >= 8000
     assert realtime_core.plugin_errors() == []
 

@@ -202,3 +202,28 @@ class TestWav:
         bad.write_bytes(b"RIFF....nonsense")
         with pytest.raises(InvalidAudioError, match="bad.wav"):
             read_wav(bad)
+
+
+def test_float_and_extensible_wav_files_are_read(tmp_path: Path) -> None:
+    import struct
+
+    def wav(tag: int, bits: int, data: bytes, extensible: bool = False) -> bytes:
+        fmt = struct.pack("<HHIIHH", 0xFFFE if extensible else tag, 1, 16000, 16000 * bits // 8, bits // 8, bits)
+        if extensible:
+            fmt += struct.pack("<HHI", 22, bits, 4) + struct.pack("<H", tag) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+        body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+        return b"RIFF" + struct.pack("<I", len(body)) + body
+
+    ramp = (np.linspace(-0.5, 0.5, 1600)).astype("<f4")
+    for name, blob in {
+        "f32.wav": wav(3, 32, ramp.tobytes()),
+        "f64.wav": wav(3, 64, ramp.astype("<f8").tobytes()),
+        "ext.wav": wav(3, 32, ramp.tobytes(), extensible=True),
+    }.items():
+        (tmp_path / name).write_bytes(blob)
+        pcm = read_wav(tmp_path / name)
+        assert pcm.sample_rate == 16000 and pcm.frames == 1600
+        assert pcm.peak() == pytest.approx(0.5, abs=1e-3)
+    (tmp_path / "alaw.wav").write_bytes(wav(6, 8, b"\x00" * 100))
+    with pytest.raises(InvalidAudioError, match="compressed"):
+        read_wav(tmp_path / "alaw.wav")

@@ -12,7 +12,7 @@ import pytest
 
 from realtime_conformance.reference import ReferenceRealtime
 from realtime_conformance.reference import plugin as reference_plugin
-from realtime_core import RealtimeAudioOutputDoneEvent, read_wav, register_plugin, unregister_plugin, write_wav
+from realtime_core import PcmData, RealtimeAudioOutputDoneEvent, read_wav, register_plugin, unregister_plugin, write_wav
 from realtime_core.cli import _cmd_emulate, main
 from realtime_core.demo import bundled_speech
 
@@ -27,12 +27,47 @@ def reference() -> Iterator[None]:
 def test_providers_table_and_json(reference: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["providers"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split()[:3] == ["NAME", "DISTRIBUTION", "VERSION"]
-    assert any(line.startswith("reference") for line in out.splitlines())
+    assert out.splitlines()[0].split()[:5] == ["NAME", "FROM", "KEY", "DEFAULT", "MODEL"]
+    assert any(line.startswith("reference") and "REFERENCE_API_KEY" in line for line in out.splitlines())
     assert main(["providers", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     ref = next(p for p in data["providers"] if p["name"] == "reference")
     assert ref["emulator"] is True and ref["capabilities"]["output_sample_rate"] == 24000
+    assert ref["api_key_env"] == ["REFERENCE_API_KEY"] and ref["api_key_set"] is False
+    options = {o["name"]: o for o in ref["options"]}
+    assert options["voice"]["default"] == "default" and options["voice"]["type"] == "str"
+    assert options["instructions"]["core"] is True and "instructions" in options["instructions"]["description"]
+
+
+def test_provider_detail_view(reference: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["providers", "reference"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("reference: ") and "REFERENCE_API_KEY (not set)" in out
+    assert "turn_detection" in out and "input_sample_rate" in out
+    assert main(["providers", "refrence"]) == 2
+    assert "did you mean 'reference'?" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import realtime_core
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith(f"realtime-core {realtime_core.__version__}")
+
+
+def test_bad_options_and_outputs_fail_before_any_session(
+    reference: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    wav = tmp_path / "in.wav"
+    write_wav(wav, PcmData.tone(200, 16000))
+    base = ["talk", "--provider", "reference", "--input", str(wav), "--emulator"]
+    assert main([*base, "--output", str(tmp_path / "out.wav"), "--option", "voise=calm"]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'voice'?" in err and "Traceback" not in err
+    assert main([*base, "--output", str(tmp_path / "no-such-dir" / "out.wav")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--output", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
 
 
 def test_schema(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,9 +64,10 @@ class ProviderFixtures:
 
     def make_emulator(self, scenario: Scenario, **options: Any) -> EmulatorServer:
         spec = self.spec()
-        if spec.emulator is None:
+        factory = spec.resolve_emulator()
+        if factory is None:
             pytest.skip(f"provider {spec.name!r} ships no emulator")
-        return spec.emulator(scenario=scenario, **{**self.emulator_options, **options})
+        return factory(scenario=scenario, **{**self.emulator_options, **options})
 
     def make_session(self, emulator: EmulatorServer | None, **options: Any) -> Realtime:
         base = emulator.session_options() if emulator is not None else self.live_session_options()

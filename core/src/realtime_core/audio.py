@@ -413,9 +413,9 @@ class Resampler:
 
 # ---------------------------------------------------------------------- WAV helpers
 def read_wav(path: str | Path) -> PcmData:
-    """Read a WAV file of 8, 16, 24 or 32-bit integer PCM into int16 :class:`PcmData`.
+    """Read a WAV file (8, 16, 24 or 32-bit integer PCM, or 32/64-bit float) into int16 :class:`PcmData`.
 
-    :raises InvalidAudioError: for compressed or float WAV files, naming what was found.
+    :raises InvalidAudioError: for compressed or malformed files, naming what was found.
     """
     with open(path, "rb") as fh:
         return _read_wav(fh, str(path))
@@ -429,15 +429,40 @@ def write_wav(path: str | Path, pcm: PcmData) -> Path:
     return target
 
 
+_WAVE_PCM, _WAVE_FLOAT, _WAVE_EXTENSIBLE = 1, 3, 0xFFFE
+
+
 def _read_wav(fh: BinaryIO, name: str) -> PcmData:
-    try:
-        with wave.open(fh, "rb") as wav:
-            channels = wav.getnchannels()
-            width = wav.getsampwidth()
-            rate = wav.getframerate()
-            raw = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError) as exc:
-        raise InvalidAudioError(f"{name} is not a PCM WAV file this reader supports: {exc}") from exc
+    """Parse RIFF/WAVE chunks directly: the stdlib ``wave`` module refuses float WAV files."""
+    data = fh.read()
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise InvalidAudioError(f"{name} is not a WAV file (no RIFF/WAVE header)")
+    fmt: tuple[int, int, int, int] | None = None
+    raw: bytes | None = None
+    pos = 12
+    while pos + 8 <= len(data):
+        chunk_id, size = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "little")
+        body = data[pos + 8 : pos + 8 + size]
+        if chunk_id == b"fmt " and len(body) >= 16:
+            tag = int.from_bytes(body[0:2], "little")
+            if tag == _WAVE_EXTENSIBLE and len(body) >= 26:
+                tag = int.from_bytes(body[24:26], "little")  # the sub-format GUID starts with the real tag
+            fmt = (tag, int.from_bytes(body[2:4], "little"), int.from_bytes(body[4:8], "little"), int.from_bytes(body[14:16], "little"))
+        elif chunk_id == b"data":
+            raw = body
+        pos += 8 + size + (size & 1)
+    if fmt is None or raw is None:
+        raise InvalidAudioError(f"{name}: a WAV file needs a 'fmt ' and a 'data' chunk")
+    tag, channels, rate, bits = fmt
+    width = bits // 8
+    if channels < 1 or width < 1:
+        raise InvalidAudioError(f"{name}: invalid WAV format ({channels} channels, {bits} bits)")
+    raw = raw[: len(raw) - len(raw) % (width * channels)]
+    if tag == _WAVE_FLOAT and width in (4, 8):
+        floats = np.frombuffer(raw, dtype="<f4" if width == 4 else "<f8")
+        return PcmData.from_float32(floats.astype(np.float32), rate, channels)
+    if tag != _WAVE_PCM:
+        raise InvalidAudioError(f"{name}: WAV format {tag} is compressed; use PCM (8/16/24/32-bit) or float WAV")
     if width == 2:
         samples = np.frombuffer(raw, dtype="<i2")
     elif width == 1:  # unsigned 8-bit

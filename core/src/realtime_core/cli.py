@@ -1,10 +1,11 @@
 """The ``realtime`` command.
 
-    realtime providers [--json]          (providers, then observer plugins)
+    realtime --version
+    realtime providers [NAME] [--json]   (providers, then observer plugins; NAME: everything about one)
     realtime emulate PROVIDER [--port N] [--tls] [--scenario FILE] [--latency none|realistic]
     realtime emulate --schema
     realtime demo [--provider openai] [--input in.wav] [--output out.wav] [--scenario FILE]
-    realtime talk --provider P --input in.wav --output out.wav [--emulator] [--option key=value ...]
+    realtime talk --provider P --input in.wav --output out.wav [--emulator] [--option key=value ...] [--timeout S]
 
 Errors are printed as one readable line (exit status 2), never as a traceback; ``--debug`` shows it.
 """
@@ -34,9 +35,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="realtime", description="Realtime speech-to-speech providers: list, emulate, demo, talk."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="store_true", help="print the versions of realtime-core and its plugins")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("providers", help="list installed providers and their capabilities")
+    p = sub.add_parser("providers", help="list installed providers (NAME: its models, options, capabilities)")
+    p.add_argument("name", nargs="?", help="one provider: everything about it")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("emulate", help="serve a provider's emulator until interrupted")
@@ -67,20 +70,21 @@ def _parser() -> argparse.ArgumentParser:
         "--option", action="append", default=[], metavar="KEY=VALUE",
         help="session option (repeatable), e.g. --option voice=marin --option instructions='Be brief.'",
     )
+    p.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S",
+        help="seconds to wait for the reply once the audio was sent (default 30)",
+    )
     return parser
 
 
-def _parse_options(items: Sequence[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigurationError(f"--option takes KEY=VALUE, got {item!r}")
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
-    return options
+def _parse_options(spec: ProviderSpec, items: Sequence[str]) -> dict[str, Any]:
+    """``--option key=value`` pairs, typed and checked against the provider's options."""
+    from .options import parse_cli_options
+
+    session_class = spec.resolve_session_class()
+    if isinstance(session_class, type):
+        return parse_cli_options(spec.name, session_class, items)
+    raise ConfigurationError(f"{spec.name} does not describe its options; --option cannot be checked")
 
 
 def _observers(specs: Sequence[ProviderSpec]) -> list[PluginInfo]:
@@ -98,55 +102,73 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _cmd_providers(args: argparse.Namespace) -> int:
-    from .plugins import plugin_errors, providers
+def _cmd_version() -> int:
+    from . import __version__
+    from .plugins import list_plugins
 
+    print(f"realtime-core {__version__}")
+    for plugin in list_plugins():
+        print(f"  {plugin.name}: {plugin.distribution or '?'} {plugin.version or ''}".rstrip())
+    return 0
+
+
+def _cmd_providers(args: argparse.Namespace) -> int:
+    from .plugins import get_provider, plugin_errors, providers
+    from .provider_info import describe_observer, describe_provider, provider_lines
+
+    if args.name:
+        info = describe_provider(get_provider(args.name))
+        print(json.dumps(info, indent=2) if args.json else "\n".join(provider_lines(info)))
+        return 0
     specs = providers()
     observers = _observers(specs)
     if args.json:
-        data = [
-            {
-                "name": s.name,
-                "distribution": s.distribution,
-                "version": s.version,
-                "description": s.description,
-                "emulator": s.emulator is not None,
-                "capabilities": s.capabilities.model_dump(mode="json"),
-            }
-            for s in specs
-        ]
-        plugins = [
-            {"name": o.name, "distribution": o.distribution, "version": o.version, "hooks": list(o.hooks)}
-            for o in observers
-        ]
-        errors = [str(e) for e in plugin_errors()]
-        print(json.dumps({"providers": data, "observers": plugins, "errors": errors}, indent=2))
+        data = {
+            "providers": [describe_provider(s) for s in specs],
+            "observers": [describe_observer(o) for o in observers],
+            "errors": [str(e) for e in plugin_errors()],
+        }
+        print(json.dumps(data, indent=2))
         return 0
     if not specs:
         print("No realtime providers installed. Install one, e.g.: pip install realtime-openai")
     else:
-        rows = [("NAME", "DISTRIBUTION", "VERSION", "TRANSPORTS", "CAPABILITIES", "EMULATOR")]
-        rows += [
-            (
-                s.name,
-                s.distribution or "-",
-                s.version or "-",
-                ",".join(s.capabilities.transports),
-                s.capabilities.summary(),
-                "yes" if s.emulator else "no",
+        rows = [("NAME", "FROM", "KEY", "DEFAULT MODEL", "TRANSPORTS", "CAPABILITIES", "EMULATOR")]
+        for s in specs:
+            caps = s.resolve_capabilities()
+            rows.append(
+                (
+                    s.name,
+                    f"{s.distribution or '-'} {s.version or ''}".strip(),
+                    s.api_key_env[0] if s.api_key_env else "-",
+                    s.default_model or "-",
+                    ",".join(caps.transports),
+                    caps.summary(),
+                    "yes" if s.emulator else "no",
+                )
             )
-            for s in specs
-        ]
         _print_table(rows)
+        print("\n`realtime providers NAME` shows a provider's models, options and capabilities.")
     if observers:
         print("\nObservers (plugins without a provider):")
         _print_table(
-            [("NAME", "DISTRIBUTION", "VERSION", "HOOKS")]
-            + [(o.name, o.distribution or "-", o.version or "-", str(len(o.hooks))) for o in observers]
+            [("NAME", "FROM", "HOOKS")]
+            + [(o.name, f"{o.distribution or '-'} {o.version or ''}".strip(), str(len(o.hooks))) for o in observers]
         )
     for failure in plugin_errors():
         print(f"warning: plugin {failure}", file=sys.stderr)
     return 0
+
+
+def _emulator_factory(spec: ProviderSpec) -> Any:
+    from .provider_info import EMULATOR_EXTRA, emulator_available
+
+    factory = spec.resolve_emulator() if emulator_available() else None
+    if spec.emulator is None:
+        raise ConfigurationError(f"provider {spec.name!r} ships no emulator")
+    if factory is None:
+        raise ConfigurationError(f"the emulators need extra packages: pip install '{EMULATOR_EXTRA}'")
+    return factory
 
 
 async def _cmd_emulate(args: argparse.Namespace) -> int:
@@ -159,13 +181,12 @@ async def _cmd_emulate(args: argparse.Namespace) -> int:
     if not args.provider:
         raise ConfigurationError("name a provider to emulate, e.g. `realtime emulate openai`")
     spec = get_provider(args.provider)
-    if spec.emulator is None:
-        raise ConfigurationError(f"provider {spec.name!r} ships no emulator")
+    factory = _emulator_factory(spec)
     scenario = load_scenario(args.scenario) if args.scenario else Scenario()
     latency = getattr(args, "latency", None)
     if latency is not None or scenario.latency is None:  # real services take time: realistic unless told
         scenario = scenario.model_copy(update={"latency": latency or "realistic"})
-    async with spec.emulator(scenario=scenario, tls=args.tls, port=args.port) as emulator:
+    async with factory(scenario=scenario, tls=args.tls, port=args.port) as emulator:
         info = emulator.connection_info()
         print(f"{spec.name} emulator listening on {emulator.url}", flush=True)
         # everything an outside client needs, credentials unmasked: they are the emulator's fixed test values
@@ -199,25 +220,38 @@ async def _cmd_talk(args: argparse.Namespace) -> int:
     from .plugins import get_provider
 
     spec = get_provider(args.provider)
+    output = _writable(Path(args.output))  # before spending a session on it
     audio = read_wav(args.input)
-    options = _parse_options(args.option)
+    options = _parse_options(spec, args.option)
+    if args.timeout <= 0:
+        raise ConfigurationError(f"--timeout must be positive, got {args.timeout}")
     if args.emulator:
-        if spec.emulator is None:
-            raise ConfigurationError(f"provider {spec.name!r} ships no emulator")
+        factory = _emulator_factory(spec)
         scenario = load_scenario(args.scenario) if args.scenario else None
-        async with spec.emulator(scenario=scenario) as emulator:
+        async with factory(scenario=scenario) as emulator:
             session = spec.create(**{**emulator.session_options(), **options})
-            result = await run_conversation(session, audio, out=sys.stdout)
+            result = await run_conversation(session, audio, out=sys.stdout, reply_timeout=args.timeout)
     else:
         session = spec.create(**options)
         print(f"talking to {spec.name} ({audio.duration:.1f} s of audio at real-time pace)", flush=True)
-        result = await run_conversation(session, audio, out=sys.stdout)
+        result = await run_conversation(session, audio, out=sys.stdout, reply_timeout=args.timeout)
     if result.reply is None:
-        print("No reply audio arrived.", file=sys.stderr)
+        print(f"No reply audio arrived within {args.timeout:g} s.", file=sys.stderr)
         return 1
-    write_wav(Path(args.output), result.reply)
-    print(f"Reply written to {args.output} ({result.reply.duration:.1f} s at {result.reply.sample_rate} Hz)")
+    write_wav(output, result.reply)
+    print(f"Reply written to {output} ({result.reply.duration:.1f} s at {result.reply.sample_rate} Hz)")
     return 0
+
+
+def _writable(path: Path) -> Path:
+    if path.is_dir():
+        raise ConfigurationError(f"--output {path} is a directory; name a .wav file")
+    folder = path.parent if str(path.parent) else Path()
+    if not folder.is_dir():
+        raise ConfigurationError(f"--output {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigurationError(f"--output {path} is not writable")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,6 +263,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.debug:  # the commands report plugin load failures themselves, once
         logging.getLogger("realtime_core.plugins").setLevel(logging.ERROR)
     try:
+        if args.version:
+            return _cmd_version()
+        if args.command is None:
+            _parser().print_help()
+            return 2
         if args.command == "providers":
             return _cmd_providers(args)
         handlers = {"emulate": _cmd_emulate, "demo": _cmd_demo, "talk": _cmd_talk}

@@ -127,11 +127,12 @@ async def run_demo(
     ``out`` receives the timeline (e.g. ``sys.stdout``); None runs quietly.
     """
     spec = get_provider(provider)
-    if spec.emulator is None:
+    factory = spec.resolve_emulator()
+    if factory is None:
         raise RuntimeError(f"provider {provider!r} ships no emulator, so it has no offline demo")
     audio = read_wav(input_path) if input_path else bundled_speech()
     target = Path(output_path) if output_path else Path(f"realtime-demo-{provider}.wav")
-    async with spec.emulator(scenario=scenario) as emulator:
+    async with factory(scenario=scenario) as emulator:
         if out is not None:
             source = Path(input_path).name if input_path else "bundled speech"
             print(

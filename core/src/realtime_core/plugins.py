@@ -10,21 +10,22 @@ or isolating one under test.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.metadata
 import logging
 import os
 import re
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
-from .capabilities import Capabilities
 from .errors import ConfigurationError, ProviderNotFoundError
 
 if TYPE_CHECKING:
+    from .capabilities import Capabilities
     from .emulator.server import EmulatorServer
     from .session import Realtime
 
@@ -52,34 +53,75 @@ hookimpl = hookspecs.hookimpl
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
+def _resolve(ref: str) -> Any:
+    """``"package.module:attribute"`` -> the attribute (imported now)."""
+    module, _, attr = ref.partition(":")
+    if not module or not attr:
+        raise ConfigurationError(f"a lazy reference must look like 'package.module:name', got {ref!r}")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _no_capabilities() -> Capabilities:
+    from .capabilities import Capabilities
+
+    return Capabilities()
+
+
 @dataclass(frozen=True)
 class ProviderSpec:
     """How a plugin describes one provider.
 
+    Discovery reads every installed plugin's registration, so keep it cheap: name the session class, the
+    capabilities function and the emulator factory as ``"package.module:name"`` strings, and they are
+    imported only when a session, the capabilities or the emulator is asked for.
+
     :param name: the provider name users pass to :func:`load` (lower case, e.g. ``"openai"``).
     :param session_class: the :class:`~realtime_core.Realtime` subclass (or any factory taking keyword
-        options and returning one).
+        options and returning one), or its ``"module:name"``.
     :param description: one line for ``realtime providers``.
-    :param capabilities: what a session built with default options supports.
-    :param emulator: factory for the plugin's loopback emulator: called as
+    :param capabilities: what a session built with default options supports: a :class:`Capabilities`, a
+        function returning one, or its ``"module:name"``.
+    :param emulator: factory for the plugin's loopback emulator (or its ``"module:name"``): called as
         ``emulator(scenario=..., tls=..., **options)`` and returning an
         :class:`~realtime_core.emulator.EmulatorServer`. Used by ``realtime emulate``, ``realtime demo``
         and the conformance kit.
     :param api_key_env: environment variables the plugin reads its key from, in order.
     :param models: known model names; ``default_model`` is the one used when none is given.
+    :param variants: named configurations worth testing (``{"text": {"modality": "text"}}``): the
+        conformance kit runs them, ``realtime providers NAME`` lists them.
     """
 
     name: str
-    session_class: Callable[..., Realtime]
+    session_class: Callable[..., Realtime] | str
     description: str = ""
-    capabilities: Capabilities = field(default_factory=Capabilities)
-    emulator: Callable[..., EmulatorServer] | None = None
+    capabilities: Capabilities | Callable[[], Capabilities] | str = _no_capabilities
+    emulator: Callable[..., EmulatorServer] | str | None = None
     api_key_env: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     default_model: str | None = None
+    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict[str, Mapping[str, Any]])
     distribution: str | None = None
     version: str | None = None
     plugin: str | None = None
+
+    def resolve_session_class(self) -> Callable[..., Realtime]:
+        ref = self.session_class
+        return _resolve(ref) if isinstance(ref, str) else ref
+
+    def resolve_capabilities(self) -> Capabilities:
+        """The default capabilities (imports the plugin's capabilities module if named lazily)."""
+        ref = self.capabilities
+        found: Any = _resolve(ref) if isinstance(ref, str) else ref
+        caps = found() if callable(found) else found
+        from .capabilities import Capabilities
+
+        if not isinstance(caps, Capabilities):
+            raise ConfigurationError(f"provider {self.name!r} declares capabilities that are not Capabilities: {caps!r}")
+        return caps
+
+    def resolve_emulator(self) -> Callable[..., EmulatorServer] | None:
+        ref = self.emulator
+        return _resolve(ref) if isinstance(ref, str) else ref
 
     def create(self, **options: Any) -> Realtime:
         """Build a session with ``options`` (the session class's keyword arguments).
@@ -87,11 +129,12 @@ class ProviderSpec:
         :raises ConfigurationError: an unknown option (with the closest known name) or a value of the
             wrong type, before anything is built.
         """
-        if isinstance(self.session_class, type):
+        session_class = self.resolve_session_class()
+        if isinstance(session_class, type):
             from .options import check_options
 
-            check_options(self.name, self.session_class, options)
-        return self.session_class(**options)
+            check_options(self.name, session_class, options)
+        return session_class(**options)
 
 
 @dataclass(frozen=True)
@@ -272,12 +315,17 @@ def get_provider(name: str) -> ProviderSpec:
     found = _registry.providers()
     spec = found.get(name.lower().strip()) if isinstance(name, str) else None  # pyright: ignore[reportUnnecessaryIsInstance]
     if spec is None:
-        installed = ", ".join(sorted(found)) or "none"
-        msg = f"unknown realtime provider {name!r}; installed providers: {installed}"
+        import difflib
+
+        installed = sorted(found)
+        close = difflib.get_close_matches(str(name).lower().strip(), installed, n=1, cutoff=0.75)
+        msg = f"unknown realtime provider {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+        msg += f"; installed providers: {', '.join(installed) or 'none'}"
         failures = [str(f) for f in (*_registry.failures, *_registry.register_failures)]
         if failures:
             msg += "; failed to load: " + "; ".join(failures)
-        msg += f". Install one with: pip install realtime-{name}" if isinstance(name, str) and name else ""  # pyright: ignore[reportUnnecessaryIsInstance]
+        if not close:  # never a package name built from what the user typed
+            msg += ". Provider plugins are separate packages, e.g. `pip install realtime-openai`; `realtime providers` lists what is installed"
         raise ProviderNotFoundError(msg)
     return spec
 
