@@ -387,7 +387,7 @@ class Resampler:
         pcm = pcm.with_channels(self.channels)  # downmix first: fewer samples through the filter
         stream = self._stream
         if stream is None:
-            import soxr
+            import soxr  # pyright: ignore[reportMissingTypeStubs]
 
             stream = self._stream = soxr.ResampleStream(
                 pcm.sample_rate, self.sample_rate, self.channels, dtype="int16", quality="HQ"
