@@ -1,7 +1,7 @@
 # The two commands of the README's quick start:
 #   make demo   set up, then run the offline demo against the bundled OpenAI emulator
 #   make test   set up, then run every check (ruff, pyright, all tests)
-.PHONY: setup demo test lint typecheck pytest clean
+.PHONY: setup demo test lint typecheck pytest browser clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,7 +23,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/pyright
 
-pytest: setup
+# the playground's browser tests need Chromium (installed with apt-get when missing and root)
+browser:
+	scripts/install-browser
+
+pytest: setup browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

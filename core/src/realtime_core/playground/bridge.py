@@ -15,7 +15,6 @@ not connect in time, or when the server stops. Closing it closes the session and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -340,25 +339,29 @@ class Bridge:
         self.closed_reason = reason
         log.info("bridge %s: closing (%s)", self.id[:8], reason)
         session, pc, emulator = self.session, self._pc, self.emulator
+        if session is not None:
+            await self._step("stop the video", session.stop_watching_video_track())
+            await self._step("close the session", session.close())
+            if self._pump_task is not None:  # let it forward the final disconnected event
+                await asyncio.wait({self._pump_task}, timeout=2.0)
+        tasks = [t for t in self._tasks if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.track.stop()
+        if pc is not None:
+            await self._step("close the peer connection", pc.close())
+        if emulator is not None:
+            await self._step("stop the emulator", emulator.stop())
+        if self._on_closed is not None:
+            self._on_closed(self)
+
+    async def _step(self, what: str, step: Coroutine[Any, Any, None]) -> None:
+        """One step of closing: a failure is logged and the next steps still run."""
         try:
-            if session is not None:
-                with contextlib.suppress(RealtimeError):
-                    await session.stop_watching_video_track()
-                await session.close()
-                if self._pump_task is not None:  # let it forward the final disconnected event
-                    await asyncio.wait({self._pump_task}, timeout=2.0)
-            tasks = [t for t in self._tasks if t is not asyncio.current_task()]
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            self.track.stop()
-            if pc is not None:
-                await pc.close()
-        finally:
-            if emulator is not None:
-                await emulator.stop()
-            if self._on_closed is not None:
-                self._on_closed(self)
+            await step
+        except Exception:
+            log.exception("bridge %s: could not %s", self.id[:8], what)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro, name=f"playground-{name}")

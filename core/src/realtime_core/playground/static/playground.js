@@ -387,6 +387,7 @@ function handleEvent(current, ev) {
       break;
     case "realtime.agent_speech_started":
       addTimeline("agent speech started", ev.response_id);
+      addBubble("agent", ev.response_id, "", false); // speaking before its transcript arrives
       turn(current, ev.response_id);
       break;
     case "realtime.agent_speech_stopped":
