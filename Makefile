@@ -6,7 +6,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.realtime-ready
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 $(STAMP): pyproject.toml core/pyproject.toml $(wildcard plugins/*/pyproject.toml) conformance/pyproject.toml scripts/bootstrap
 	scripts/bootstrap

@@ -18,7 +18,7 @@ import pytest
 from playwright.async_api import BrowserContext, Page
 
 from realtime_core import SessionState
-from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
+from realtime_core.emulator import Fault, Reply, Scenario, ToolCallSpec, Turn
 from realtime_core.playground.bridge import Bridge
 from realtime_core.playground.server import PlaygroundServer
 
@@ -29,7 +29,9 @@ PROVIDERS = ["openai", "gemini", "nova", "qwen"]
 AUDIBLE = 0.01  # RMS of the agent's track while it speaks (a 0.3-amplitude tone measures about 0.2)
 SILENT = 0.003
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# one browser at a time (`make test` runs with --dist loadgroup): each test runs Chromium plus every call's
+# audio on two cores shared with the rest of the suite
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.xdist_group("browser")]
 
 # On a busy machine a first connect can take longer than the default 10 s (Nova's loads the AWS SDK
 # inside connect(): about 4 s when idle); these tests are about the browser path, not connect speed.
@@ -233,3 +235,30 @@ async def test_start_failure_is_shown(playground: ServerFactory, browser: Browse
     await server.wait_until(lambda: not server.bridges, timeout=60)
     (failed,) = server.closed
     assert failed.closed_reason and failed.closed_reason.startswith("could not start")
+
+
+async def test_provider_errors_and_reconnects_are_shown(playground: ServerFactory, browser: BrowserContext) -> None:
+    """A provider error lands in the error list and the timeline; a dropped connection shows as
+    disconnected (reconnecting) then reconnected, and the call carries on."""
+    flaky = Scenario(
+        name="flaky",
+        faults=[
+            Fault(kind="error", at_turn=0, phase="before_reply", message="Simulated hiccup"),
+            Fault(kind="close", at_turn=0, phase="after_reply", code=1011),
+        ],
+    )
+    server = await playground(emulator=True, provider="openai", scenario=flaky, options=PATIENT)
+    page = await browser.new_page()
+    call_id = await start_call(page, server, "openai")
+    error = page.locator("#errors .error", has_text="Simulated hiccup")
+    await error.wait_for(timeout=TIMEOUT_MS)
+    assert (await error.get_attribute("data-context") or "").startswith("provider")
+    await page.wait_for_selector(timeline("disconnected", reconnecting="true"), timeout=TIMEOUT_MS)
+    await page.wait_for_selector(timeline("reconnected"), timeout=TIMEOUT_MS)
+    await page.wait_for_selector('#status[data-state="connected"]', timeout=TIMEOUT_MS)
+    assert call_id in server.bridges
+    await page.fill("#text", "are you back?")
+    await page.click("#text-form button")
+    await page.locator(".bubble.user.typed + .bubble.agent").wait_for(timeout=TIMEOUT_MS)
+    (shown,) = await page_errors(page)
+    assert "Simulated hiccup" in shown["message"], shown

@@ -106,6 +106,9 @@ class PlaygroundServer:
         self._runner: web.AppRunner | None = None
         self._static: dict[str, bytes] = {}
         self._allowed_hosts: set[str] | None = None
+        self._stall_watch: asyncio.Task[None] | None = None
+        self.worst_stall_s = 0.0
+        """The longest the event loop was late (one process carries every call's audio)."""
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Self:
@@ -137,10 +140,15 @@ class PlaygroundServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         self._allowed_hosts = _allowed_hosts(self.host, self.port)
+        self._stall_watch = asyncio.get_running_loop().create_task(self._watch_stalls(), name="playground-stalls")
 
     async def stop(self) -> None:
         """Hang up every call (closing its session and emulator), then stop serving."""
         await asyncio.gather(*(b.close("the playground server stopped") for b in list(self.bridges.values())))
+        if self._stall_watch is not None:
+            self._stall_watch.cancel()
+            await asyncio.gather(self._stall_watch, return_exceptions=True)
+            self._stall_watch = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -151,6 +159,18 @@ class PlaygroundServer:
         if host in ("0.0.0.0", "[::]"):
             host = "127.0.0.1"
         return f"http://{host}:{self.port}/"
+
+    async def _watch_stalls(self, every: float = 0.25, warn_after: float = 1.0) -> None:
+        """Log when the event loop falls behind: every call's audio (50 packets a second each way) and
+        WebRTC's keepalives run on it, so a stall is heard as a gap and a long one drops calls."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + every
+            await asyncio.sleep(every)
+            late = loop.time() - due
+            self.worst_stall_s = max(self.worst_stall_s, late)
+            if late > warn_after:
+                log.warning("the event loop was %.1f s late (%d calls): the machine is overloaded", late, len(self.bridges))
 
     async def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 30.0) -> None:
         """Wait until ``predicate()`` holds; it is checked whenever a call opens or closes.
