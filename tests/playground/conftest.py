@@ -23,6 +23,11 @@ from .helpers import CHROMIUM, chromium_args, write_speech_wav
 ServerFactory = Callable[..., Awaitable[PlaygroundServer]]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers it, but tests also run with -p no:xdist (and --strict-markers)
+    config.addinivalue_line("markers", "xdist_group(name): run these tests on one xdist worker (--dist loadgroup)")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     if not CHROMIUM.exists():

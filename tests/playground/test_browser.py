@@ -180,8 +180,7 @@ async def test_echo_turn_then_stop(playground: ServerFactory, browser: BrowserCo
     assert re.search(r"\d+ / \d+", row), row  # tokens in / out
     # the echo has played out: a finished turn, as the README shows it
     await until(page, f"window.playground.agentLevel < {SILENT}")
-    await page.click("#caps-panel summary")
-    await page.screenshot(path=screenshot_path("echo-openai"))
+    await page.screenshot(path=screenshot_path("echo-openai"), full_page=True)
     assert await page_errors(page) == [] and log.script_errors == []
     assert log.foreign_requests(server) == []
 
