@@ -6,6 +6,7 @@
     realtime emulate --schema
     realtime demo [--provider openai] [--input in.wav] [--output out.wav] [--scenario FILE]
     realtime talk --provider P --input in.wav --output out.wav [--emulator] [--option key=value ...] [--timeout S]
+    realtime playground [--provider P] [--emulator] [--scenario FILE] [--host H] [--port N] [--option key=value ...]
 
 Errors are printed as one readable line (exit status 2), never as a traceback; ``--debug`` shows it.
 """
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=30.0, metavar="S",
         help="seconds to wait for the reply once the audio was sent (default 30)",
     )
+    _add_playground_parser(sub)
     return parser
 
 
@@ -254,6 +256,69 @@ def _writable(path: Path) -> Path:
     return path
 
 
+def _playground_options(args: argparse.Namespace) -> dict[str, Any]:
+    """With --provider, --option is typed and checked against it; without, values stay JSON-or-text and
+    each provider's sessions check them when built."""
+    if args.provider:
+        from .plugins import get_provider
+
+        return _parse_options(get_provider(args.provider), args.option)
+    options: dict[str, Any] = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigurationError(f"--option takes KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except ValueError:
+            options[key.strip()] = value
+    return options
+
+
+def _add_playground_parser(sub: Any) -> None:
+    p = sub.add_parser("playground", help="talk to a provider from your browser (microphone over WebRTC)")
+    p.add_argument("--provider", help="provider selected when the page opens (default: openai)")
+    p.add_argument("--emulator", action="store_true", help="talk to the bundled emulators: offline, no key needed")
+    p.add_argument("--scenario", metavar="FILE", help="with --emulator: a Scenario for them (default: echo)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to serve on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765; 0: any free port)")
+    p.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="session option (repeatable); with --provider for that provider only, else for every provider",
+    )
+
+
+async def _cmd_playground(args: argparse.Namespace) -> int:
+    from .emulator.scenario import load_scenario
+    from .playground import EXTRA_HINT, require_extra
+
+    require_extra()
+    try:
+        from .playground.server import PlaygroundServer
+    except ImportError as exc:
+        raise ConfigurationError(f"realtime playground cannot import its dependencies ({exc}); {EXTRA_HINT}") from None
+    if args.scenario and not args.emulator:
+        raise ConfigurationError("--scenario scripts the emulators: add --emulator")
+    server = PlaygroundServer(
+        provider=args.provider,
+        emulator=args.emulator,
+        scenario=load_scenario(args.scenario) if args.scenario else None,
+        options=_playground_options(args),
+        host=args.host,
+        port=args.port,
+    )
+    logging.getLogger("realtime_core.playground").setLevel(logging.DEBUG if args.debug else logging.INFO)
+    await server.start()
+    try:
+        mode = "the bundled emulators (offline)" if args.emulator else "the real services (keys from the environment)"
+        print(f"realtime playground: open {server.url} in your browser; talking to {mode}", flush=True)
+        print("press Ctrl+C to stop", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await server.stop()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -270,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if args.command == "providers":
             return _cmd_providers(args)
-        handlers = {"emulate": _cmd_emulate, "demo": _cmd_demo, "talk": _cmd_talk}
+        handlers = {"emulate": _cmd_emulate, "demo": _cmd_demo, "talk": _cmd_talk, "playground": _cmd_playground}
         return asyncio.run(handlers[args.command](args))
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
