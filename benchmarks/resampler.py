@@ -81,9 +81,9 @@ def run(step: Callable[[np.ndarray | None], np.ndarray], signal: np.ndarray, in_
 
 
 def run_with_delay(
-    step: Callable[[np.ndarray | None], np.ndarray], signal: np.ndarray, in_rate: int, channels: int
+    step: Callable[[np.ndarray | None], np.ndarray], signal: np.ndarray, in_rate: int, channels: int, out_rate: int = 0
 ) -> tuple[np.ndarray, float, float]:
-    """Output, CPU per chunk, and the delay: input time not yet out before the final flush (ms)."""
+    """Output, CPU per chunk, and the delay: how much of the input is not out yet before the final flush (ms)."""
     n = in_rate * CHUNK_MS // 1000 * channels
     outs = []
     started = time.perf_counter()
@@ -94,8 +94,9 @@ def run_with_delay(
     per_chunk_us = (time.perf_counter() - started) / chunks * 1e6
     streamed = sum(len(o) for o in outs)
     outs.append(step(None))
-    total = sum(len(o) for o in outs)
-    delay_ms = (total - streamed) / max(total, 1) * (len(signal) / channels / in_rate * 1000)
+    seconds = len(signal) / channels / in_rate
+    expected = seconds * out_rate if out_rate else sum(len(o) for o in outs)
+    delay_ms = (expected - streamed) / expected * seconds * 1000
     return np.concatenate(outs), per_chunk_us, delay_ms
 
 
@@ -121,7 +122,7 @@ def main() -> None:
 
     speech16 = bundled_speech()
     speech48 = soxr.resample(speech16.samples, 16000, 48000, quality="VHQ").astype(np.int16)
-    cases = [(48000, 16000, 2), (48000, 16000, 1), (48000, 24000, 1), (24000, 16000, 1)]
+    cases = [(48000, 16000, 2), (48000, 16000, 1), (48000, 24000, 1), (24000, 16000, 1), (16000, 24000, 1), (24000, 48000, 1)]
     print("passband: worst distortion+noise of a tone below 0.9 x the output Nyquist (dB below the tone)")
     print("stopband: worst leftover of a tone above the output Nyquist (dB below the input tone: aliasing)")
     print("speech:   error on the bundled speech against an offline very-high-quality conversion")
@@ -136,6 +137,7 @@ def main() -> None:
         makers: dict[str, Callable[..., Callable[[np.ndarray | None], np.ndarray]]] = {
             "pyav": av_stream,
             "soxr-HQ": soxr_stream,
+            "soxr-MQ": lambda i, o, c: soxr_stream(i, o, c, "MQ"),
             "soxr-LQ": lambda i, o, c: soxr_stream(i, o, c, "LQ"),
         }
         for label, make in makers.items():
@@ -150,7 +152,7 @@ def main() -> None:
                     body = out[len(out) // 4 : 3 * len(out) // 4].astype(np.float64)
                     level = 10 * np.log10(max(np.mean(body**2), 1e-9) / (0.5 * (0.5 * 32767) ** 2))
                     stopband = max(stopband, level)
-            sp, us, delay = run_with_delay(make(in_rate, out_rate, channels), speech, in_rate, channels)
+            sp, us, delay = run_with_delay(make(in_rate, out_rate, channels), speech, in_rate, channels, out_rate)
             print(f"{name:20} {label:9} {passband:9.1f} {stopband:9.1f} {speech_error_db(sp, ref):8.1f} {us:9.1f} {delay:9.1f}")
     if args.wheels:
         for wheel in sorted(args.wheels.glob("*.whl")):

@@ -227,6 +227,7 @@ async def test_reply_track_paces_queued_audio_and_counts_what_played() -> None:
     played: list[tuple[str, float]] = []
     track = ReplyAudioTrack(on_played=lambda rid, ms: played.append((rid, ms)))
     track.push("r1", PcmData.tone(50, 24000, frequency=440, amplitude=0.3))
+    track.end("r1")  # what the resampler still holds comes out too
     first = await track.recv()
     assert first.sample_rate == RATE and first.samples == FRAME_SAMPLES and first.layout.name == "mono"
     samples = first.to_ndarray().reshape(-1)

@@ -34,6 +34,7 @@ from ..errors import ConfigurationError, ConnectionFailedError, RealtimeError, S
 from ..events import (
     EVENT_TYPES,
     RealtimeAudioInputEvent,
+    RealtimeAudioOutputDoneEvent,
     RealtimeAudioOutputEvent,
     RealtimeDisconnectedEvent,
     RealtimeEvent,
@@ -251,6 +252,8 @@ class Bridge:
             return
         if isinstance(event, RealtimeInterruptedEvent):
             self.track.flush()  # stop the voice now: queued audio of the cut response is never played
+        elif isinstance(event, RealtimeAudioOutputDoneEvent) and not event.interrupted:
+            self.track.end(event.response_id)  # the resampler's tail of this reply
         self._send({"kind": "event", "event": event_to_wire(event)})
         if isinstance(event, RealtimeDisconnectedEvent) and not event.will_reconnect and not self.closed:
             self._send({"kind": "ended", "reason": event.reason or "the session ended"})

@@ -63,6 +63,12 @@ class ReplyAudioTrack(MediaStreamTrack):
         if samples.size:
             self._queue.append(_Segment(response_id, samples))
 
+    def end(self, response_id: str) -> None:
+        """``response_id`` has no more audio: queue what the resampler still holds (its filter delay)."""
+        samples = self._resampler.flush().samples
+        if samples.size:
+            self._queue.append(_Segment(response_id, samples))
+
     def flush(self) -> int:
         """Drop every queued sample (the agent was interrupted); returns how many milliseconds were dropped."""
         dropped = sum(seg.samples.size - seg.offset for seg in self._queue)
