@@ -97,6 +97,16 @@ async def test_connect_context_manager(site: Path) -> None:
     assert not session.connected
 
 
+async def test_connect_awaited(site: Path) -> None:
+    session = await realtime_core.connect("acme")
+    try:
+        assert session.connected
+    finally:
+        await session.close()
+    with pytest.raises(realtime_core.ConfigurationError, match="did you mean"):
+        realtime_core.connect("acme", instructoins="typo")  # option errors raise before any await
+
+
 def test_duplicate_and_invalid_registrations_are_reported() -> None:
     class Dup:
         @hookimpl

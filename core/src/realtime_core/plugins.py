@@ -9,13 +9,12 @@ or isolating one under test.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.metadata
 import logging
 import os
 import re
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -338,21 +337,40 @@ def load(name: str, **options: Any) -> Realtime:
     return get_provider(name).create(**options)
 
 
-@contextlib.asynccontextmanager
-async def connect(name: str, **options: Any) -> AsyncGenerator[Realtime]:
-    """Connect a session of provider ``name`` and close it on exit::
+class Connecting:
+    """What :func:`connect` returns: use it with ``async with`` (closed on exit) or ``await`` it (then close
+    the session yourself). The session is built at once, so option errors raise right away."""
+
+    def __init__(self, session: Realtime) -> None:
+        self.session = session
+
+    def __await__(self) -> Generator[Any, None, Realtime]:
+        return self._connect().__await__()
+
+    async def _connect(self) -> Realtime:
+        try:
+            await self.session.connect()
+        except BaseException:
+            await self.session.close()
+            raise
+        return self.session
+
+    async def __aenter__(self) -> Realtime:
+        return await self._connect()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+
+def connect(name: str, **options: Any) -> Connecting:
+    """Build and connect a session of provider ``name``, in either form::
 
         async with realtime_core.connect("gemini", instructions="Be brief.") as session:
-            await session.simple_audio_response(pcm)
-            async for event in session.events():
-                ...
+            ...                                   # closed on exit
+
+        session = await realtime_core.connect("gemini")   # yours to close: await session.close()
     """
-    session = load(name, **options)
-    try:
-        await session.connect()
-        yield session
-    finally:
-        await session.close()
+    return Connecting(load(name, **options))
 
 
 def provider_names(specs: Iterable[ProviderSpec] | None = None) -> list[str]:
