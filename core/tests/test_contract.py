@@ -86,3 +86,22 @@ def test_the_protected_surface_exists_and_every_seed_emitter_is_on_session_core(
         assert inspect.signature(getattr(Realtime, name)).parameters.keys() - {"self"} == (
             inspect.signature(getattr(SessionCore, public)).parameters.keys() - {"self"}
         ), name
+
+
+async def test_events_built_on_the_audio_path_are_complete_and_typed() -> None:
+    from realtime_core import PcmData, RealtimeAudioInputEvent, RealtimeAudioOutputEvent
+    from realtime_core.testing import FakeRealtime
+
+    session = FakeRealtime()
+    stream = session.events(types=[RealtimeAudioOutputEvent, RealtimeAudioInputEvent])
+    await session.connect()
+    await session.simple_audio_response(PcmData.silence(20, 16000))
+    session._emit_audio_output_event(PcmData.silence(20, 24000), "r1")
+    await session.close()
+    built = [e async for e in stream]
+    assert {type(e) for e in built} == {RealtimeAudioOutputEvent, RealtimeAudioInputEvent}
+    for event in built:
+        cls = type(event)
+        assert set(event.__dict__) == set(cls.model_fields), cls.__name__
+        assert event.type == cls.model_fields["type"].default
+        assert cls.model_validate(dict(event.__dict__)) == event  # what validation would have built

@@ -19,7 +19,7 @@ def test_audio_counts_per_response_and_first_chunk_is_flagged() -> None:
     t = ResponseTracker()
     first = t.audio_arrived("r1", frames(40), RATE)
     again = t.audio_arrived("r1", frames(60), RATE)
-    assert first is not None and first.first and again is not None and not again.first
+    assert first is not None and again is first
     resp = t.get("r1")
     assert resp is not None and resp.received_ms == pytest.approx(100)
     assert t.responding and t.current_response_id == "r1"
@@ -29,7 +29,7 @@ def test_a_done_response_takes_no_more_audio() -> None:
     t = ResponseTracker()
     arrival = t.audio_arrived("r1", frames(40), RATE)
     assert arrival is not None
-    t.finish(arrival.response, interrupted=False)
+    t.finish(arrival, interrupted=False)
     assert t.audio_arrived("r1", frames(40), RATE) is None
     assert not t.responding and not t.is_stale("r1")
 
@@ -58,7 +58,7 @@ def test_a_reply_still_playing_after_its_done_is_cut_without_a_second_done() -> 
     t = ResponseTracker()
     arrival = t.audio_arrived("r1", frames(3000), RATE)
     assert arrival is not None
-    t.finish(arrival.response, interrupted=False)  # all audio arrived faster than real time
+    t.finish(arrival, interrupted=False)  # all audio arrived faster than real time
     t.report_playback("r1", 500)
     assert t.agent_audible()
     info, cut = t.interrupt("server")
@@ -77,10 +77,10 @@ def test_time_to_first_audio_runs_from_the_turn_end() -> None:
     t = ResponseTracker()
     t.mark_turn_end(ago_ms=250)
     arrival = t.audio_arrived("r1", frames(20), RATE)
-    assert arrival is not None and arrival.response.ttfa_ms is not None
-    assert arrival.response.ttfa_ms >= 250
+    assert arrival is not None and arrival.ttfa_ms is not None
+    assert arrival.ttfa_ms >= 250
     second = t.audio_arrived("r2", frames(20), RATE)
-    assert second is not None and second.response.ttfa_ms is None  # the clock is used once
+    assert second is not None and second.ttfa_ms is None  # the clock is used once
 
 
 def test_interrupted_responses_stay_stale_when_reopened() -> None:
@@ -98,4 +98,4 @@ def test_estimated_playback_follows_the_clock() -> None:
     arrival = t.audio_arrived("r1", frames(10_000), RATE)
     assert arrival is not None
     now = time.monotonic()
-    assert arrival.response.heard_ms(now + 1.0) == pytest.approx(1000, abs=50)
+    assert arrival.heard_ms(now + 1.0) == pytest.approx(1000, abs=50)

@@ -54,16 +54,23 @@ def fresh_call_context() -> object:
     return _ACTIVE.set(frozenset())
 
 
-def wrap(name: str, guard: Callable[..., Awaitable[Any]]) -> Callable[[Impl], Impl]:
-    """Wrap a provider's implementation of method ``name`` with ``guard(calls, impl, *args)``."""
+def wrap(name: str, guard: Callable[..., Awaitable[Any]], *, nested: bool = True) -> Callable[[Impl], Impl]:
+    """Wrap a provider's implementation of method ``name`` with ``guard(calls, impl, *args)``.
+
+    :param nested: a base class below has its own wrapped ``name`` that this one may reach through
+        ``super()``: mark the call as guarded so that one does not guard it again. (False skips the
+        marking, which matters on the audio path.)
+    """
 
     def decorator(impl: Impl) -> Impl:
         @functools.wraps(impl)
         async def wrapper(self: Realtime, *args: Any, **kwargs: Any) -> Any:
             key = (id(self), name)
             active = _ACTIVE.get()
-            if key in active:  # a subclass calling super(): the guard already ran
+            if key in active:  # a subclass calling super() (or core replaying audio): the guard already ran
                 return await impl(self, *args, **kwargs)
+            if not nested:
+                return await guard(self._calls, impl, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]
             token = _ACTIVE.set(active | {key})
             try:
                 return await guard(self._calls, impl, *args, **kwargs)  # pyright: ignore[reportPrivateUsage]

@@ -64,7 +64,10 @@ class EventDispatcher:
 
     def wants_audio_input(self) -> bool:
         """Whether a stream or a hook takes mirrors of the app's input audio (50 a second per session)."""
-        return any(s.wants_audio_input for s in self._streams) or bool(self.hooks.event_calls(RealtimeAudioInputEvent))
+        for stream in self._streams:  # usually zero or one stream
+            if stream.wants_audio_input:
+                return True
+        return bool(self.hooks.event_calls(RealtimeAudioInputEvent))
 
     def purge_stale(self) -> None:
         for stream in self._streams:

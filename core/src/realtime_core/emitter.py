@@ -142,23 +142,49 @@ class Emitter:
     # ------------------------------------------------------------------ audio
     def audio_input(self, pcm: PcmData, user_metadata: Any = None) -> None:
         if not self.closed and self.dispatcher.wants_audio_input():
-            self.dispatcher.emit(RealtimeAudioInputEvent.fast(**self.stamp(user_metadata), audio_data=pcm))
+            self.dispatcher.emit(
+                RealtimeAudioInputEvent.from_complete_dict(
+                    {
+                        "type": "realtime.audio_input",
+                        "session_id": self.session_id,
+                        "provider": self.provider,
+                        "timestamp": time.time(),
+                        "epoch": self.tracker.epoch,
+                        "user_metadata": user_metadata,
+                        "audio_data": pcm,
+                    }
+                )
+            )
 
     def begin_response(self, response_id: str) -> None:
         if not self.tracker.is_stale(response_id):
             self.tracker.open(response_id)
 
     def audio_output(self, pcm: PcmData, response_id: str, user_metadata: Any = None) -> None:
-        if self.closed:
+        # the hottest path of all (every chunk of agent audio): no intermediate dicts, no validation
+        dispatcher = self.dispatcher
+        if dispatcher.ended:
             return
-        arrival = self.tracker.audio_arrived(response_id, pcm.frames, pcm.sample_rate)
-        if arrival is None:
+        resp = self.tracker.audio_arrived(response_id, pcm.frames, pcm.sample_rate)
+        if resp is None:
             return
-        if arrival.first:
-            self.dispatcher.emit(RealtimeAgentSpeechStartedEvent.model_construct(**self.stamp(), response_id=response_id))
-        if self.dispatcher.has_listeners(RealtimeAudioOutputEvent):
-            self.dispatcher.emit(
-                RealtimeAudioOutputEvent.fast(**self.stamp(user_metadata), audio_data=pcm, response_id=response_id)
+        if not resp.announced:
+            resp.announced = True
+            dispatcher.emit(RealtimeAgentSpeechStartedEvent.model_construct(**self.stamp(), response_id=response_id))
+        if dispatcher.has_listeners(RealtimeAudioOutputEvent):
+            dispatcher.emit(
+                RealtimeAudioOutputEvent.from_complete_dict(
+                    {
+                        "type": "realtime.audio_output",
+                        "session_id": self.session_id,
+                        "provider": self.provider,
+                        "timestamp": time.time(),
+                        "epoch": self.tracker.epoch,
+                        "user_metadata": user_metadata,
+                        "audio_data": pcm,
+                        "response_id": response_id,
+                    }
+                )
             )
 
     def audio_output_done(self, response_id: str, user_metadata: Any = None, *, interrupted: bool = False) -> None:

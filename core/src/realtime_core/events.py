@@ -109,6 +109,17 @@ class RealtimeEvent(BaseModel):
         object.__setattr__(event, "__pydantic_private__", None)
         return event
 
+    @classmethod
+    def from_complete_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a dict holding every field, taken as is (no copy, no validation): the cheapest way,
+        for core's per-chunk events. The dict becomes the event's state: do not reuse it."""
+        event = cls.__new__(cls)
+        object.__setattr__(event, "__dict__", data)
+        object.__setattr__(event, "__pydantic_fields_set__", set(data))
+        object.__setattr__(event, "__pydantic_extra__", None)
+        object.__setattr__(event, "__pydantic_private__", None)
+        return event
+
     type: str = "realtime.event"
     session_id: str = ""
     provider: str = ""

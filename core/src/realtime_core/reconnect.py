@@ -82,21 +82,25 @@ class AudioGapBuffer:
     def __init__(self, max_ms: float, *, count_lost: bool = True) -> None:
         self.max_ms = max_ms
         self.count_lost = count_lost
-        self._chunks: deque[tuple[PcmData, Any]] = deque()
+        self._chunks: deque[tuple[PcmData, Any, float]] = deque()
         self.buffered_ms = 0.0
         self.lost_ms = 0.0
 
     def add(self, pcm: PcmData, participant: Any) -> None:
-        self._chunks.append((pcm, participant))
-        self.buffered_ms += pcm.duration_ms
-        while self.buffered_ms > self.max_ms and self._chunks:
-            old, _ = self._chunks.popleft()
-            self.buffered_ms -= old.duration_ms
-            if self.count_lost:
-                self.lost_ms += old.duration_ms
+        # on the audio path (every chunk sent is kept until confirmed): one duration computed per chunk
+        ms = pcm.samples.size * 1000.0 / (pcm.channels * pcm.sample_rate)
+        chunks = self._chunks
+        chunks.append((pcm, participant, ms))
+        self.buffered_ms += ms
+        if self.buffered_ms > self.max_ms:
+            while self.buffered_ms > self.max_ms and chunks:
+                _, _, old = chunks.popleft()
+                self.buffered_ms -= old
+                if self.count_lost:
+                    self.lost_ms += old
 
     def drain(self) -> list[tuple[PcmData, Any]]:
-        items = list(self._chunks)
+        items = [(pcm, participant) for pcm, participant, _ in self._chunks]
         self._chunks.clear()
         self.buffered_ms = 0.0
         return items
@@ -104,7 +108,7 @@ class AudioGapBuffer:
     def restore(self, items: list[tuple[PcmData, Any]]) -> None:
         """Put unsent chunks back at the front (a replay failed half-way)."""
         for pcm, participant in reversed(items):
-            self._chunks.appendleft((pcm, participant))
+            self._chunks.appendleft((pcm, participant, pcm.duration_ms))
             self.buffered_ms += pcm.duration_ms
 
     def reset(self) -> None:

@@ -50,6 +50,7 @@ class Response:
     """One reply as core tracks it."""
 
     __slots__ = (
+        "announced",
         "created_at",
         "done",
         "first_audio_at",
@@ -65,6 +66,7 @@ class Response:
         self.response_id = response_id
         self.created_at = time.monotonic()
         self.first_audio_at: float | None = None
+        self.announced = False  # agent speech started went out
         self.received_frames = 0
         self.sample_rate = 0
         self.done = False
@@ -85,14 +87,6 @@ class Response:
     def still_playing(self, now: float) -> bool:
         """All audio may have arrived while the user is still hearing it."""
         return not self.interrupted and self.heard_ms(now) < self.received_ms - 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class AudioArrival:
-    """What :meth:`ResponseTracker.audio_arrived` found: the response, and whether this was its first audio."""
-
-    response: Response
-    first: bool
 
 
 class ResponseTracker:
@@ -146,8 +140,11 @@ class ResponseTracker:
                 self._responses.popitem(last=False)
         return resp
 
-    def audio_arrived(self, response_id: str, frames: int, sample_rate: int) -> AudioArrival | None:
-        """Count ``frames`` of audio for ``response_id``; None if the audio must be dropped (stale or done)."""
+    def audio_arrived(self, response_id: str, frames: int, sample_rate: int) -> Response | None:
+        """Count ``frames`` of audio for ``response_id``; None if the audio must be dropped (stale or done).
+
+        (The audio path: about 50 calls a second per session, so no allocation beyond the first chunk.)
+        """
         if response_id in self._stale:
             return None
         resp = self._responses.get(response_id)
@@ -155,8 +152,7 @@ class ResponseTracker:
             resp = self.open(response_id)
         elif resp.done:
             return None
-        first = resp.first_audio_at is None
-        if first:
+        if resp.first_audio_at is None:
             now = time.monotonic()
             resp.first_audio_at = now
             resp.sample_rate = sample_rate
@@ -166,7 +162,7 @@ class ResponseTracker:
         resp.received_frames += frames
         self._active = resp
         self._last_audio = resp
-        return AudioArrival(resp, first)
+        return resp
 
     def finish(self, resp: Response, *, interrupted: bool) -> None:
         """Mark ``resp`` done (interrupted ones become stale)."""

@@ -96,7 +96,8 @@ class Realtime(abc.ABC):
         for name, guard in Realtime._GUARDS.items():
             impl = cls.__dict__.get(name)
             if impl is not None and not getattr(impl, "__realtime_wrapped__", False):
-                setattr(cls, name, wrap(name, guard)(impl))
+                nested = any(name in base.__dict__ for base in cls.__mro__[1:] if base is not Realtime)
+                setattr(cls, name, wrap(name, guard, nested=nested)(impl))
 
     def __init__(
         self,
