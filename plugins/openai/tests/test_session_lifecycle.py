@@ -19,7 +19,7 @@ from realtime_core import (
 )
 from realtime_core.emulator import Fault
 from realtime_openai import InputTranscription, OpenAIRealtime, SemanticVad, ServerVad
-from realtime_openai.session import _realtime_url  # pyright: ignore[reportPrivateUsage]
+from realtime_openai.protocol import realtime_url as _realtime_url
 
 from .helpers import EmulatorFactory, SessionFactory, client_events, scenario, speak, turn
 
@@ -57,7 +57,7 @@ async def test_connect_sends_the_full_ga_session_and_emits_connected_first(
     assert first.capabilities == s.capabilities and first.session_config["audio"]["output"]["voice"] == "cedar"
     update = client_events(emu, "session.update")[0]["session"]
     assert (
-        update["type"] == "realtime" and update["model"] == "gpt-realtime" and update["output_modalities"] == ["audio"]
+        update["type"] == "realtime" and update["model"] == "gpt-realtime-2.1" and update["output_modalities"] == ["audio"]
     )
     assert (
         update["instructions"] == "Be brief."

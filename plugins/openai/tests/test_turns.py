@@ -46,7 +46,7 @@ async def test_spoken_turn_end_to_end(
     await s.connect()
     rec = await recorder(s)
     await speak(s)
-    seen = await rec.collect_until(RealtimeUsageEvent)
+    seen = await rec.collect_until(RealtimeUsageEvent, lambda u: u.response_id is not None)  # the reply's usage
     started = [e for e in seen if isinstance(e, RealtimeUserSpeechStartedEvent)]
     stopped = [e for e in seen if isinstance(e, RealtimeUserSpeechStoppedEvent)]
     assert len(started) == 1 and len(stopped) == 1 and started[0].item_id == stopped[0].item_id

@@ -25,7 +25,7 @@ DONE_OK = {"status": "completed", "usage": {"output_token_details": {"audio_toke
 
 def _setup(**options: float) -> tuple[PlayoutTracker, EventStream]:
     session = OpenAIRealtime(api_key="sk-test", transport="webrtc")
-    return PlayoutTracker(session, **options), session.events()
+    return PlayoutTracker(session._core, **options), session.events()  # pyright: ignore[reportPrivateUsage]
 
 
 def _drain(events: EventStream) -> list[RealtimeEvent]:

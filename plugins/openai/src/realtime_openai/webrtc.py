@@ -28,8 +28,8 @@ import contextlib
 import fractions
 import json
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import av
 import numpy as np
@@ -44,14 +44,25 @@ from aiortc import (
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 
-from realtime_core import ConnectionFailedError, PcmData, ProtocolError, RealtimeError, Resampler, SessionState
+from realtime_core import (
+    ConnectionFailedError,
+    PcmData,
+    ProtocolError,
+    RealtimeError,
+    Resampler,
+    SessionCore,
+    SessionState,
+)
 
 from .calls import CallsClient
-from .transport import MessageHandler
-from .webrtc_protocol import WEBRTC_SAMPLE_RATE, PlayoutTracker, WebRtcEventHandler, WebRtcOptions
+from .webrtc_protocol import WEBRTC_SAMPLE_RATE, PlayoutTracker, WebRtcOptions
 
 if TYPE_CHECKING:
-    from realtime_core import Realtime
+    from realtime_openai_protocol import MessageHandler
+
+    from .handler import WebRtcEventHandler
+
+_T = TypeVar("_T")
 
 __all__ = ["MicrophoneTrack", "WebRtcRealtimeTransport"]
 
@@ -207,14 +218,14 @@ class WebRtcRealtimeTransport:
 
     def __init__(
         self,
-        session: Realtime,
+        core: SessionCore,
         *,
         handler: WebRtcEventHandler,
         calls: CallsClient,
         session_config: Mapping[str, Any] | None,
         options: WebRtcOptions,
     ) -> None:
-        self._session = session
+        self._core = core
         self._handler = handler
         self._playout: PlayoutTracker = handler.playout
         self._calls = calls
@@ -267,8 +278,8 @@ class WebRtcRealtimeTransport:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         except ValueError as exc:
             raise ProtocolError(f"the server's SDP answer is not usable: {exc}", provider=PROVIDER) from None
-        session = self._session
-        self._receiver = session._core.spawn(self._receive(on_message), name="openai-webrtc-receive")  # pyright: ignore[reportPrivateUsage]
+        core = self._core
+        self._receiver = core.spawn(self._receive(on_message), name="openai-webrtc-receive")
         ended = asyncio.ensure_future(self._ended.wait())
         waiting = asyncio.ensure_future(opened.wait())
         try:
@@ -282,13 +293,11 @@ class WebRtcRealtimeTransport:
             )
         self._last_media = asyncio.get_running_loop().time()
         if self._options.media_timeout:
-            self._watchdog = session._core.spawn(
-                self._watch_media(self._options.media_timeout), name="openai-webrtc-watchdog"
-            )  # pyright: ignore[reportPrivateUsage]
+            self._watchdog = core.spawn(self._watch_media(self._options.media_timeout), name="openai-webrtc-watchdog")
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
-            self._reader = self._session._core.spawn(self._read_audio(track), name="openai-webrtc-audio")  # pyright: ignore[reportPrivateUsage]
+            self._reader = self._core.spawn(self._read_audio(track), name="openai-webrtc-audio")
 
     def _on_state(self) -> None:
         pc = self._pc
@@ -308,13 +317,13 @@ class WebRtcRealtimeTransport:
 
     # ------------------------------------------------------------------ receiving
     async def _receive(self, on_message: MessageHandler) -> None:
-        session: Any = self._session
+        core = self._core
         while True:
             raw = await self._inbox.get()
             if raw is _END:
                 break
             if not isinstance(raw, str):
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"unexpected binary message on the data channel ({len(raw)} bytes)", provider=PROVIDER
                     ),
@@ -324,7 +333,7 @@ class WebRtcRealtimeTransport:
             try:
                 decoded: Any = json.loads(raw)
             except ValueError as exc:
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server ({len(raw)} bytes, not JSON): {exc}", provider=PROVIDER
                     ),
@@ -332,7 +341,7 @@ class WebRtcRealtimeTransport:
                 )
                 continue
             if not isinstance(decoded, dict):
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server: expected a JSON object, got {type(decoded).__name__}",
                         provider=PROVIDER,
@@ -344,10 +353,10 @@ class WebRtcRealtimeTransport:
             try:
                 on_message(message)
             except RealtimeError as exc:
-                session._core.emit_error_event(exc, context="receive")
+                core.emit_error_event(exc, context="receive")
             except Exception as exc:
                 log.exception("openai webrtc: error handling a server message")
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"could not handle a {message.get('type')!r} message: {type(exc).__name__}: {exc}",
                         provider=PROVIDER,
@@ -362,13 +371,13 @@ class WebRtcRealtimeTransport:
         if self._handler.fatal is None:
             error = ConnectionFailedError(reason, provider=PROVIDER)
         self._hand_back_unsent()
-        session._core.connection_lost(error, reason=reason)
+        core.connection_lost(error, reason=reason)
 
     def _hand_back_unsent(self) -> None:
         """Audio still queued on the dead connection goes back to core: replayed after the reconnection."""
         data = self._mic.take_pending()
         if data:
-            self._session._core.unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))  # pyright: ignore[reportPrivateUsage]
+            self._core.unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))
 
     async def _read_audio(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -398,6 +407,21 @@ class WebRtcRealtimeTransport:
                 async with asyncio.timeout(timeout - silent_for + 0.05):
                     await self._ended.wait()
 
+    async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` (a setup future) unless the connection ends first (then raise why)."""
+        fut = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait({fut, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if fut.done():
+            return fut.result()
+        fut.cancel()
+        raise self._handler.fatal or ConnectionFailedError(
+            f"the WebRTC connection ended during setup: {self._end_reason}", provider=PROVIDER
+        )
+
     # ------------------------------------------------------------------ sending
     async def send(self, event: Mapping[str, Any]) -> None:
         channel = self._channel
@@ -420,7 +444,7 @@ class WebRtcRealtimeTransport:
         if self._closing or self._pc is None:
             raise ConnectionFailedError("not connected", provider=PROVIDER)
         if self._ended.is_set():  # dead, and core does not know yet: keep the chunk for the replay
-            self._session._core.unsent_audio(pcm)  # pyright: ignore[reportPrivateUsage]
+            self._core.unsent_audio(pcm)
             return
         if pcm.sample_rate != WEBRTC_SAMPLE_RATE or pcm.channels != 1:
             if self._resampler is None:
@@ -437,7 +461,7 @@ class WebRtcRealtimeTransport:
         """Hang up and close the peer connection; idempotent, safe on a dead or half-open connection."""
         if self._closing:
             return
-        if self._session.state is SessionState.RECONNECTING and not self._ended.is_set():
+        if self._core.state is SessionState.RECONNECTING and not self._ended.is_set():
             self._hand_back_unsent()  # a planned renewal: what this connection did not send, the next one will
         self._closing = True
         self._end("closed by the client")

@@ -367,8 +367,22 @@ class EmulatedConnection:
         await self.send({
             "type": "conversation.item.input_audio_transcription.completed",
             "item_id": item_id, "content_index": 0, "transcript": transcript,
-            "usage": {"type": "duration", "seconds": round(seconds, 3)},
+            **self._transcription_usage(transcript, seconds),
         })  # fmt: skip
+
+    def _transcription_usage(self, transcript: str, seconds: float) -> dict[str, Any]:
+        """The transcriber's ``usage`` (tokens for the gpt-4o/gpt-transcribe models, as captured)."""
+        kind = self.emu.transcription_usage
+        if kind == "duration":
+            return {"usage": {"type": "duration", "seconds": round(seconds, 3)}}
+        if kind != "tokens":
+            return {}
+        audio_tokens, text_tokens = max(1, int(seconds * 10)), 0
+        output = max(1, len(transcript) // 4)
+        return {"usage": {
+            "type": "tokens", "total_tokens": audio_tokens + text_tokens + output, "input_tokens": audio_tokens + text_tokens,
+            "input_token_details": {"text_tokens": text_tokens, "audio_tokens": audio_tokens}, "output_tokens": output,
+        }}  # fmt: skip
 
     async def _on_clear(self, msg: dict[str, Any]) -> None:
         self._buffer = bytearray()

@@ -29,9 +29,9 @@ from aiohttp import web
 from realtime_core import ConfigurationError
 from realtime_core.emulator import Scenario, WebEmulator
 from realtime_core.errors import redact
+from realtime_openai_protocol import GA, Dialect
 
-from ..config import DEFAULT_MODEL
-from ..dialect import GA, Dialect
+from ..models import DEFAULT_MODEL
 from ..protocol import new_id
 from .connection import EmulatedConnection
 from .schema import GaSessionSchema
@@ -73,6 +73,8 @@ class OpenAIEmulator(WebEmulator):
     :param server_vad_silence_ms: the ``silence_duration_ms`` the server fills in (doc 500, observed 200).
     :param model_change: ``"reject"`` or ``"accept"`` a ``session.update`` naming another model.
     :param obfuscation: add ``obfuscation`` strings to transcript deltas (as the real server does).
+    :param transcription_usage: the ``usage`` on ``input_audio_transcription.completed``: ``"tokens"`` (as
+        captured from gpt-4o-mini-transcribe), ``"duration"`` (the schema's other shape) or ``"none"``.
     :param commit_error_delay_ms: delay before ``input_audio_buffer_commit_empty`` (observed ~150 ms).
     :param webrtc_playout_speed: how much faster than real time reply audio plays out on a WebRTC call's
         track (1.0, as a real peer; tests speed it up: the protocol does not care, the client attributes
@@ -116,6 +118,7 @@ class OpenAIEmulator(WebEmulator):
         server_vad_silence_ms: int = 200,
         model_change: Literal["reject", "accept"] = "reject",
         obfuscation: bool = True,
+        transcription_usage: Literal["tokens", "duration", "none"] = "tokens",
         commit_error_delay_ms: float = 0.0,
         webrtc_playout_speed: float = 1.0,
         webrtc_truncated_event: bool = True,
@@ -131,6 +134,7 @@ class OpenAIEmulator(WebEmulator):
             "content_part_types": (content_part_types, ("audio", "output_audio")),
             "transcription_timing": (transcription_timing, ("after_response_created", "before_response")),
             "model_change": (model_change, ("reject", "accept")),
+            "transcription_usage": (transcription_usage, ("tokens", "duration", "none")),
         }
         for name, (value, allowed) in choices.items():
             if value not in allowed:
@@ -150,6 +154,7 @@ class OpenAIEmulator(WebEmulator):
         self.transcription_timing = transcription_timing
         self.truncate_error_code = truncate_error_code
         self.obfuscation = obfuscation
+        self.transcription_usage = transcription_usage
         self.commit_error_delay_ms = float(commit_error_delay_ms)
         self.webrtc_playout_speed = float(webrtc_playout_speed)
         self.webrtc_truncated_event = webrtc_truncated_event
@@ -293,7 +298,7 @@ class OpenAIEmulator(WebEmulator):
         return isinstance(call_id, str) and self._calls.get(call_id, connection) < connection
 
     # ------------------------------------------------------------------ auth
-    def _key_of(self, request: web.Request) -> tuple[str | None, list[str]]:
+    def key_of(self, request: web.Request) -> tuple[str | None, list[str]]:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
@@ -303,7 +308,7 @@ class OpenAIEmulator(WebEmulator):
                 return proto[len("openai-insecure-api-key.") :], offered
         return None, offered
 
-    def _session_for_key(self, key: str | None) -> tuple[bool, dict[str, Any] | None]:
+    def session_for_key(self, key: str | None) -> tuple[bool, dict[str, Any] | None]:
         """(valid, the session bound to an ephemeral secret)."""
         if key is None:
             return False, None
@@ -315,7 +320,7 @@ class OpenAIEmulator(WebEmulator):
         return False, None
 
     @staticmethod
-    def _bad_key_message(key: str | None) -> str:
+    def bad_key_message(key: str | None) -> str:
         if not key:
             return "You didn't provide an API key. Provide it in the Authorization header (Bearer auth)."
         shown = redact(key[:3] + "-" + "*" * 4 + key[-4:]) if len(key) > 8 else "***"
@@ -323,7 +328,7 @@ class OpenAIEmulator(WebEmulator):
 
     # ------------------------------------------------------------------ WebSocket
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        key, offered = self._key_of(request)
+        key, offered = self.key_of(request)
         if request.headers.get("OpenAI-Beta"):
             return _http_error(
                 400,
@@ -335,9 +340,9 @@ class OpenAIEmulator(WebEmulator):
             return _http_error(
                 400, "invalid_value", "This emulator implements realtime sessions by model only (no call_id or intent)."
             )
-        valid, bound = self._session_for_key(key)
+        valid, bound = self.session_for_key(key)
         if not valid and self.auth_failure == "http":
-            return _http_error(401, "invalid_api_key", self._bad_key_message(key))
+            return _http_error(401, "invalid_api_key", self.bad_key_message(key))
         if bound is None and not model and valid:
             return _http_error(400, "missing_required_parameter", "Missing required parameter: 'model'.", "model")
         ws = web.WebSocketResponse(
@@ -349,7 +354,7 @@ class OpenAIEmulator(WebEmulator):
         self.track(ws)
         try:
             if not valid:  # auth_failure == "event"
-                payload = RequestError("invalid_api_key", self._bad_key_message(key), None).payload()
+                payload = RequestError("invalid_api_key", self.bad_key_message(key), None).payload()
                 await ws.send_json({"event_id": new_id("event"), "type": "error", "error": payload})
                 await ws.close(code=1008, message=b"invalid api key")
                 return ws
@@ -369,9 +374,9 @@ class OpenAIEmulator(WebEmulator):
 
     # ------------------------------------------------------------------ client secrets
     async def _client_secrets(self, request: web.Request) -> web.Response:
-        key, _ = self._key_of(request)
+        key, _ = self.key_of(request)
         if key is None or not secrets.compare_digest(key, self.api_key):
-            return _http_error(401, "invalid_api_key", self._bad_key_message(key))
+            return _http_error(401, "invalid_api_key", self.bad_key_message(key))
         try:
             body = await request.json() if request.can_read_body else {}
         except ValueError:

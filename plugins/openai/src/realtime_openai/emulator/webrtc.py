@@ -524,10 +524,10 @@ async def answer_call(emu: OpenAIEmulator, request: web.Request) -> web.StreamRe
     session) or ``multipart/form-data`` (``sdp`` + ``session``); 201, the SDP answer and ``Location``."""
     if request.headers.get("OpenAI-Beta"):
         return _http_error(400, "unsupported_protocol", "This emulator speaks the GA Realtime protocol only.")
-    key, _ = emu._key_of(request)
-    valid, bound = emu._session_for_key(key)
+    key, _ = emu.key_of(request)
+    valid, bound = emu.session_for_key(key)
     if not valid:
-        return _http_error(401, "invalid_api_key", emu._bad_key_message(key))
+        return _http_error(401, "invalid_api_key", emu.bad_key_message(key))
     ctype = request.content_type
     if ctype == "application/sdp":
         offer = await request.text()
@@ -597,10 +597,10 @@ async def answer_call(emu: OpenAIEmulator, request: web.Request) -> web.StreamRe
 
 async def hangup_call(emu: OpenAIEmulator, request: web.Request) -> web.StreamResponse:
     """``POST /v1/realtime/calls/{call_id}/hangup``."""
-    key, _ = emu._key_of(request)
-    valid, _ = emu._session_for_key(key)
+    key, _ = emu.key_of(request)
+    valid, _ = emu.session_for_key(key)
     if not valid:
-        return _http_error(401, "invalid_api_key", emu._bad_key_message(key))
+        return _http_error(401, "invalid_api_key", emu.bad_key_message(key))
     call_id = request.match_info["call_id"]
     conn = emu.call(call_id)
     if conn is None:
