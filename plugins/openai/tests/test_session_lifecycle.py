@@ -123,7 +123,7 @@ async def test_dead_port_fails_fast(session: SessionFactory, emulator: EmulatorF
     assert time.monotonic() - started < 3
 
 
-@pytest.mark.parametrize("mode", ["http", "event"])
+@pytest.mark.parametrize("mode", ["close", "http", "event"])
 async def test_bad_key_is_a_fatal_authentication_error(
     emulator: EmulatorFactory, session: SessionFactory, mode: str
 ) -> None:
