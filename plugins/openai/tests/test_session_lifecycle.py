@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -116,11 +115,11 @@ async def test_tls_emulator_needs_its_ca(emulator: EmulatorFactory, session: Ses
 async def test_dead_port_fails_fast(session: SessionFactory, emulator: EmulatorFactory) -> None:
     emu = await emulator()
     await emu.stop()
-    s = session(emu, connect_timeout=3)
-    started = time.monotonic()
-    with pytest.raises(ConnectionFailedError):
+    s = session(emu, connect_timeout=60)
+    with pytest.raises(ConnectionFailedError) as info:
         await s.connect()
-    assert time.monotonic() - started < 3
+    # refused at once, not the connect timeout running out
+    assert "refused" in str(info.value).lower() or "connect call failed" in str(info.value).lower()
 
 
 @pytest.mark.parametrize("mode", ["close", "http", "event"])

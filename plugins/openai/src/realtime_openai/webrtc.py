@@ -75,6 +75,11 @@ FRAME_S = 0.02
 _TIME_BASE = fractions.Fraction(1, WEBRTC_SAMPLE_RATE)
 _END = object()
 PROVIDER = "openai"
+NO_LOCAL_CANDIDATES = (
+    "WebRTC needs a network address to offer, and this machine has none but loopback (aiortc skips "
+    "127.0.0.1 and ::1): the offer has no ICE candidate, so no call could connect. Use transport='websocket' "
+    "or run where a non-loopback interface exists."
+)
 
 
 class MicrophoneTrack(MediaStreamTrack):
@@ -273,6 +278,8 @@ class WebRtcRealtimeTransport:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_state)
         await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers candidates here: no trickle ICE
+        if "a=candidate:" not in pc.localDescription.sdp:
+            raise ConnectionFailedError(NO_LOCAL_CANDIDATES, provider=PROVIDER, recoverable=False)
         answer = await self._calls.create(pc.localDescription.sdp, self._session_config)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))

@@ -160,18 +160,13 @@ class InputBufferEvents:
         conn.remember_text(transcript)
         completed: dict[str, Any] = {"type": "conversation.item.input_audio_transcription.completed",
                                      "item_id": item_id, "content_index": 0, "transcript": transcript}  # fmt: skip
-        usage = self.transcription_usage(transcript, seconds)
-        if usage is not None:
-            completed["usage"] = usage
+        completed["usage"] = self.transcription_usage(transcript, seconds)
         await conn.send(completed)
 
-    def transcription_usage(self, transcript: str, seconds: float) -> dict[str, Any] | None:
-        conn = self.conn
-        kind = conn.emulator.transcription_usage
-        if kind == "duration":
+    def transcription_usage(self, transcript: str, seconds: float) -> dict[str, Any]:
+        """The transcriber's ``usage``: tokens (as captured from the gpt-4o transcribers) or seconds."""
+        if self.conn.emulator.transcription_usage == "duration":
             return {"type": "duration", "seconds": round(seconds, 3)}
-        if kind == "none":
-            return None
         audio, output = max(1, int(seconds * 10)), max(1, len(transcript) // 4)
         return {"type": "tokens", "total_tokens": audio + output, "input_tokens": audio,
                 "input_token_details": {"text_tokens": 0, "audio_tokens": audio}, "output_tokens": output}  # fmt: skip

@@ -30,7 +30,7 @@ class OpenAIStyleEmulator(WebEmulator):
     :param transcription_timing: user transcripts ``"after_response_created"`` (interleaved with the reply,
         as observed) or ``"before_response"``.
     :param transcription_usage: ``usage`` on ``input_audio_transcription.completed``: ``"tokens"`` (as
-        captured), ``"duration"`` (the schema's other shape) or ``"none"``.
+        captured) or ``"duration"`` (the schema's other shape; the field is required).
     :param obfuscation: ``obfuscation`` padding on text deltas (input transcription, output text and
         transcript), as the real server sends.
     :param item_object: ``"object": "realtime.item"`` on items (optional in the schema; GA captures omit it).
@@ -59,7 +59,7 @@ class OpenAIStyleEmulator(WebEmulator):
         rules: SessionRules,
         dialect: Dialect = GA,
         transcription_timing: Literal["after_response_created", "before_response"] = "after_response_created",
-        transcription_usage: Literal["tokens", "duration", "none"] = "tokens",
+        transcription_usage: Literal["tokens", "duration"] = "tokens",
         obfuscation: bool = True,
         item_object: bool = False,
         rate_limits_at: Literal["end", "start"] = "end",
@@ -74,7 +74,7 @@ class OpenAIStyleEmulator(WebEmulator):
         super().__init__(**options)
         choices: dict[str, tuple[object, tuple[object, ...]]] = {
             "transcription_timing": (transcription_timing, ("after_response_created", "before_response")),
-            "transcription_usage": (transcription_usage, ("tokens", "duration", "none")),
+            "transcription_usage": (transcription_usage, ("tokens", "duration")),
             "rate_limits_at": (rate_limits_at, ("end", "start")),
             "content_part_types": (content_part_types, ("audio", "output_audio")),
         }
