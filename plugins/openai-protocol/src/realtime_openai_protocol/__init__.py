@@ -10,7 +10,8 @@ DashScope) build their sessions on it, and so can a plugin for any other service
 * :class:`ProtocolClient` — the send side: setup handshake, deferred ``response.create``, text, tool
   results, one cancel per reply;
 * :class:`WebSocketRealtimeTransport` — JSON over WebSocket with coalesced audio appends;
-* :mod:`~realtime_openai_protocol.emulator` — emulator pieces (error shapes, the conversation).
+* :mod:`~realtime_openai_protocol.emulator` — the emulator's OpenAI-style server and connection on
+  :mod:`realtime_core.emulator`, and its framework-free pieces.
 """
 
 from . import client_events
@@ -19,8 +20,10 @@ from .dialect import GA, Dialect
 from .errors import close_error, error_from_payload, setup_error
 from .handler import ServerEventHandler, ToolCallDraft
 from .host import ProtocolHost
+from .setup import SetupWaits
 from .transport import MessageHandler, RealtimeTransport, WebSocketRealtimeTransport
 from .usage import TRANSCRIPTION_SOURCE, emit_response_usage, emit_transcription_usage
+from .watchdog import SilentResponseWatch
 
 __version__ = "0.2.0"
 
@@ -34,6 +37,8 @@ __all__ = [
     "ProtocolHost",
     "RealtimeTransport",
     "ServerEventHandler",
+    "SetupWaits",
+    "SilentResponseWatch",
     "ToolCallDraft",
     "WebSocketRealtimeTransport",
     "__version__",

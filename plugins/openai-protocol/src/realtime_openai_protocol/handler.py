@@ -29,7 +29,9 @@ from realtime_core import PcmData, ProtocolError, ProviderError, RateLimit, Real
 
 from .dialect import GA, Dialect
 from .host import ProtocolHost
+from .setup import SetupWaits
 from .usage import emit_response_usage, emit_transcription_usage
+from .watchdog import SilentResponseWatch
 
 __all__ = ["ServerEventHandler", "ToolCallDraft"]
 
@@ -81,12 +83,11 @@ class ServerEventHandler:
         self.host = host
         self.dialect = dialect
         self.output_rate = output_rate
-        self.response_timeout = response_timeout
         self.ready = False
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self.session_created: asyncio.Future[dict[str, Any]] = loop.create_future()
-        self.server_session: dict[str, Any] = {}
+        self.setup = SetupWaits(loop)
+        """What the connection's setup (and a history replay) waits for."""
         self.active_response: str | None = None
         self.audio_items: OrderedDict[str, str] = OrderedDict()
         self.fatal: RealtimeError | None = None
@@ -97,13 +98,8 @@ class ServerEventHandler:
         """Responses treated as ended because the server went silent on them (see the module docstring)."""
         self._known: OrderedDict[str, None] = OrderedDict()
         self._unknown_reported: set[str] = set()
-        self._traffic_at = 0.0
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._closed = False
+        self.watch = SilentResponseWatch(loop, response_timeout, lambda: self.active_response, self._abandon)
         self._early_errors: list[RealtimeError] = []
-        self._update: tuple[str, asyncio.Future[dict[str, Any]]] | None = None
-        self._items: dict[str, asyncio.Future[None]] = {}
-        self._item_events: dict[str, str] = {}
         self._sent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._calls: dict[str, dict[str, ToolCallDraft]] = {}
         d = dialect
@@ -113,9 +109,9 @@ class ServerEventHandler:
             d.text_delta: self._on_text_delta,
             d.transcript_done: self._on_transcript_done,
             d.text_done: self._on_text_done,
-            d.item_added: self._on_item_added,
-            "session.created": self._on_session_created,
-            "session.updated": self._on_session_updated,
+            d.item_added: self.setup.item_added,
+            "session.created": self.setup.created,
+            "session.updated": self.setup.updated,
             "error": self._on_error,
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
@@ -145,7 +141,7 @@ class ServerEventHandler:
         """Handle one server event (unknown types are ignored: the protocol grows)."""
         active = self.active_response
         if active is not None and message.get("response_id") == active:
-            self._traffic_at = self._loop.time()
+            self.watch.traffic()
         route = self._routes.get(message.get("type"))  # type: ignore[arg-type]
         if route is not None:
             route(message)
@@ -160,23 +156,28 @@ class ServerEventHandler:
             if len(self._sent) > _MAX_TRACKED:
                 self._sent.popitem(last=False)
 
+    @property
+    def session_created(self) -> asyncio.Future[dict[str, Any]]:
+        """Resolved by ``session.created`` (failed by an error or the end of the connection)."""
+        return self.setup.session_created
+
+    @property
+    def server_session(self) -> dict[str, Any]:
+        """The session as the server last described it (``session.created`` / ``session.updated``)."""
+        return self.setup.server_session
+
     def expect_update(self, event_id: str) -> asyncio.Future[dict[str, Any]]:
         """A future for the ``session.updated`` answering the ``session.update`` sent with ``event_id``."""
-        fut: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._update = (event_id, fut)
-        return fut
+        return self.setup.expect_update(event_id)
 
     def expect_item(self, item_id: str, event_id: str) -> asyncio.Future[None]:
         """A future resolved when the item ``item_id`` was added (or failed with the error of ``event_id``)."""
-        fut: asyncio.Future[None] = self._loop.create_future()
-        self._items[item_id] = fut
-        self._item_events[event_id] = item_id
-        return fut
+        return self.setup.expect_item(item_id, event_id)
 
     def defer(self, event: dict[str, Any]) -> None:
         """Hold a ``response.create`` until the active response ends (the server refuses a second one)."""
         self.deferred.append(event)
-        self._arm_watchdog()
+        self.watch.arm()
 
     def take_deferred(self) -> dict[str, Any] | None:
         return self.deferred.pop(0) if self.deferred else None
@@ -201,42 +202,10 @@ class ServerEventHandler:
 
     def close(self) -> None:
         """The connection is gone or replaced: stop the timers (idempotent)."""
-        self._closed = True
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-
-    # ------------------------------------------------------------------ setup
-    def _on_session_created(self, msg: dict[str, Any]) -> None:
-        self.server_session = msg.get("session") or {}
-        if not self.session_created.done():
-            self.session_created.set_result(self.server_session)
-
-    def _on_session_updated(self, msg: dict[str, Any]) -> None:
-        self.server_session = msg.get("session") or {}
-        pending, self._update = self._update, None
-        if pending is not None and not pending[1].done():
-            pending[1].set_result(self.server_session)
-
-    def _on_item_added(self, msg: dict[str, Any]) -> None:
-        item_id = (msg.get("item") or {}).get("id")
-        fut = self._items.pop(item_id, None) if item_id else None
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    def _has_waiters(self) -> bool:
-        return not self.session_created.done() or self._update is not None or bool(self._items)
+        self.watch.close()
 
     def _fail_waiters(self, error: BaseException) -> None:
-        futures: list[asyncio.Future[Any]] = [self.session_created, *self._items.values()]
-        if self._update is not None:
-            futures.append(self._update[1])
-        for fut in futures:
-            if not fut.done():
-                fut.set_exception(error)
-                fut.exception()  # mark retrieved: nobody may be waiting on every one of them
-        self._items.clear()
-        self._update = None
+        self.setup.fail(error)
 
     # ------------------------------------------------------------------ errors
     def _on_error(self, msg: dict[str, Any]) -> None:
@@ -252,26 +221,18 @@ class ServerEventHandler:
             if self.active_response is None:
                 self.host.response_slot_free()
             else:
-                self._arm_watchdog()
+                self.watch.arm()
             return
         error = self.dialect.error_from_payload(payload, context=f"in reply to {kind}" if kind else "")
         if self.dialect.is_fatal(error):
             self.fatal = error
-        if self._update is not None and (event_id == self._update[0] or not self.ready):
-            _, fut = self._update
-            self._update = None
-            if not fut.done():
-                fut.set_exception(self.dialect.setup_error(error, payload))
+        if self.setup.update_failed(event_id, self.dialect.setup_error(error, payload), ready=self.ready):
             return
-        item_id = self._item_events.pop(event_id, None) if event_id else None
-        if item_id is not None:
-            fut = self._items.pop(item_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(error)
-                return
+        if self.setup.item_failed(event_id, error):
+            return
         if not self.ready:
-            if self._has_waiters():
-                self._fail_waiters(self.dialect.setup_error(error, payload))
+            if self.setup.waiting:
+                self.setup.fail(self.dialect.setup_error(error, payload))
             else:
                 self._early_errors.append(error)  # reported once the connection is handed to the app
             return
@@ -328,14 +289,14 @@ class ServerEventHandler:
     def _on_response_created(self, msg: dict[str, Any]) -> None:
         rid = msg["response"]["id"]
         self.active_response = rid
-        self._traffic_at = self._loop.time()
+        self.watch.traffic()
         self._known[rid] = None
         if len(self._known) > _MAX_TRACKED:
             self._known.popitem(last=False)
         self._calls[rid] = {}
         if self.ready:
             self.core.begin_response(rid)
-        self._arm_watchdog()
+        self.watch.arm()
 
     def _on_output_item(self, msg: dict[str, Any]) -> None:
         item = msg["item"]
@@ -461,24 +422,7 @@ class ServerEventHandler:
         ]
         self.core.emit_rate_limits_event(limits)
 
-    # ------------------------------------------------------------------ the silent-response watchdog
-    def _arm_watchdog(self, delay: float | None = None) -> None:
-        timeout = self.response_timeout
-        if timeout is None or self._closed or self._watchdog is not None or self.active_response is None:
-            return
-        self._watchdog = self._loop.call_later(timeout if delay is None else delay, self._check_silent)
-
-    def _check_silent(self) -> None:
-        self._watchdog = None
-        rid, timeout = self.active_response, self.response_timeout
-        if rid is None or timeout is None or self._closed:
-            return
-        idle = self._loop.time() - self._traffic_at
-        if idle < timeout:
-            self._arm_watchdog(timeout - idle)
-            return
-        self._abandon(rid, idle)
-
+    # ------------------------------------------------------------------ a response gone silent
     def _abandon(self, rid: str, idle: float) -> None:
         """The server went silent on ``rid`` without ending it: treat it as ended, say so, and let the
         requests that waited for it go."""
