@@ -51,7 +51,7 @@ async def test_connect_sends_the_full_ga_session_and_emits_connected_first(
     )
     events = s.events()
     await s.connect()
-    first = await events.next(timeout=5)
+    first = await events.next(timeout=30)
     assert isinstance(first, RealtimeConnectedEvent)
     assert first.capabilities == s.capabilities and first.session_config["audio"]["output"]["voice"] == "cedar"
     update = client_events(emu, "session.update")[0]["session"]

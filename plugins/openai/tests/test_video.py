@@ -83,7 +83,7 @@ async def test_frames_too_big_for_a_data_channel_message_are_reencoded(
     assert transport.max_message_size == 65536  # what the server's SDP answer advertised
     track = PatternTrack(noise=True)  # noise barely compresses: ~190 KB of JPEG at 1024x576
     await s.watch_video_track(track)
-    found = await emu.wait_for(lambda m: m.kind == "fact:video_frame", count=1, timeout=5)
+    found = await emu.wait_for(lambda m: m.kind == "fact:video_frame", count=1, timeout=30)
     await s.stop_watching_video_track()
     data = found[0].payload
     assert data["size"] * 4 / 3 < 65536  # re-encoded to fit one message...
