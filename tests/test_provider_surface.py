@@ -26,14 +26,17 @@ from realtime_core.provider import PROTECTED_API
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {
     "openai": ROOT / "plugins/openai/src/realtime_openai",
+    "openai-protocol": ROOT / "plugins/openai-protocol/src/realtime_openai_protocol",
     "gemini": ROOT / "plugins/gemini/src/realtime_gemini",
     "nova": ROOT / "plugins/nova/src/realtime_nova",
     "qwen": ROOT / "plugins/qwen/src/realtime_qwen",
     "reference": ROOT / "conformance/src/realtime_conformance/reference",
 }
 EXEMPT = {"broken.py"}  # the kit's deliberately broken variants reach inside on purpose
+# realtime-openai keeps realtime-qwen 0.2's session-taking constructors until qwen stands on
+# realtime-openai-protocol (issue 11); delete this with realtime_openai/compat
+EXEMPT_DIRS = {"plugins/openai/src/realtime_openai/compat"}
 NOT_YET_MIGRATED: dict[str, str] = {
-    "openai": "handlers still take the session instead of its SessionCore (issue 11)",
     "qwen": "not yet on the documented plugin layout (issue 11)",
 }
 
@@ -120,7 +123,7 @@ def violations(package: Path) -> list[Violation]:
         defined_by_plugin |= _own_names(classes[name])
     found: list[Violation] = []
     for path in sorted(package.rglob("*.py")):
-        if path.name in EXEMPT:
+        if path.name in EXEMPT or any(str(path).startswith(str(ROOT / d)) for d in EXEMPT_DIRS):
             continue
         rel = str(path.relative_to(ROOT))
         tree = ast.parse(path.read_text(encoding="utf-8"))

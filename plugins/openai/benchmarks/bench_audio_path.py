@@ -19,8 +19,8 @@ from typing import Any
 from realtime_core import PcmData
 from realtime_openai import OpenAIRealtime
 from realtime_openai.emulator import OpenAIEmulator
-from realtime_openai.handler import ServerEventHandler
 from realtime_openai.protocol import append_audio_frame
+from realtime_openai_protocol import ServerEventHandler
 
 CHUNK = PcmData.tone(20, 24000)  # one 20 ms mic chunk at the wire rate
 
@@ -60,7 +60,8 @@ def test_audio_chunk_through_the_session(benchmark: Any) -> None:
 def test_output_delta_handling(benchmark: Any) -> None:
     async def make() -> ServerEventHandler:
         session = OpenAIRealtime(api_key="sk-bench")
-        handler = ServerEventHandler(session, session._dialect, output_rate=24000)  # pyright: ignore[reportPrivateUsage]
+        handler = ServerEventHandler(session._core, session, output_rate=24000)  # pyright: ignore[reportPrivateUsage]
+        handler.handle({"type": "response.created", "response": {"id": "resp_1"}})
         handler.ready = True
         return handler
 

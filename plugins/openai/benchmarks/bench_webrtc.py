@@ -29,7 +29,7 @@ STEREO = PcmData.tone(20, 48000).to_stereo()
 def test_remote_frame_to_event(benchmark: Any) -> None:
     async def make() -> tuple[PlayoutTracker, av.AudioFrame]:
         session = OpenAIRealtime(api_key="sk-bench", transport="webrtc")
-        tracker = PlayoutTracker(session)
+        tracker = PlayoutTracker(session._core)  # pyright: ignore[reportPrivateUsage]
         tracker.started("resp_1")
         return tracker, STEREO.to_av_frame()
 

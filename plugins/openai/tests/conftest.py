@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -15,6 +16,9 @@ from realtime_openai.emulator import OpenAIEmulator
 
 from .helpers import FAST_RECONNECT, EmulatorFactory, RecorderFactory
 
+LATENCY = os.environ.get("REALTIME_TEST_LATENCY", "none")
+"""The emulators' latency profile: ``none`` (the default) or ``realistic`` (run the suite under both)."""
+
 
 @pytest_asyncio.fixture
 async def emulator() -> AsyncIterator[EmulatorFactory]:
@@ -22,6 +26,7 @@ async def emulator() -> AsyncIterator[EmulatorFactory]:
     made: list[OpenAIEmulator] = []
 
     async def make(scenario: Scenario | None = None, **options: Any) -> OpenAIEmulator:
+        options.setdefault("latency", LATENCY)
         emu = OpenAIEmulator(scenario=scenario, **options)
         await emu.start()
         made.append(emu)

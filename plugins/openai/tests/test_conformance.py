@@ -46,3 +46,13 @@ class TestOpenAIWebRtcConformance(ConformanceSuite, ProviderFixtures):
     emulator_options: ClassVar[dict[str, Any]] = {"webrtc_playout_speed": 4.0}
     text_mode_options: ClassVar[dict[str, Any] | None] = {"modality": "text"}
     manual_turn_options: ClassVar[dict[str, Any] | None] = {"turn_detection": None}
+
+
+class TestOpenAIRealisticLatencyConformance(ConformanceSuite, ProviderFixtures):
+    """The kit with the emulator answering like a real service (~450 ms to the first audio, real-time pace)."""
+
+    provider = "openai"
+    label = "openai (realistic latency)"
+    emulator_options: ClassVar[dict[str, Any]] = {"latency": "realistic"}
+    text_mode_options: ClassVar[dict[str, Any] | None] = {"modality": "text"}
+    manual_turn_options: ClassVar[dict[str, Any] | None] = {"turn_detection": None}

@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 
 from realtime_core import PcmData
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
+from realtime_openai.emulator import OpenAIEmulator
 
 from .helpers import EmulatorFactory, long_turn, scenario, speech, turn
 
@@ -30,7 +31,14 @@ class Raw:
     async def send(self, **event: Any) -> None:
         await self.ws.send(json.dumps(event))
 
-    async def recv(self, kind: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv_until(self, kind: str, timeout: float = 30.0) -> list[str]:
+        """The types of every event up to and including the first ``kind``."""
+        types: list[str] = []
+        while not types or types[-1] != kind:
+            types.append((await self.recv(timeout=timeout))["type"])
+        return types
+
+    async def recv(self, kind: str | None = None, timeout: float = 30.0) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
                 event = json.loads(await self.ws.recv())
@@ -51,7 +59,7 @@ class Raw:
 @asynccontextmanager
 async def raw(emu: Any, key: str | None = None, extra_headers: dict[str, str] | None = None) -> AsyncIterator[Raw]:
     headers = {"Authorization": f"Bearer {key or emu.api_key}", **(extra_headers or {})}
-    async with websockets.connect(f"{emu.url}?model=gpt-realtime", additional_headers=headers) as ws:
+    async with websockets.connect(f"{emu.url}?model=gpt-realtime-2.1", additional_headers=headers) as ws:
         yield Raw(ws)
 
 
@@ -278,8 +286,9 @@ async def test_function_call_items_stream_and_wait_for_response_create(emulator:
         output = {"type": "function_call_output", "call_id": call.call_id, "output": '{"sky": "sunny"}'}
         await c.send(type="conversation.item.create", item=output)
         await c.recv("conversation.item.done")
-        with pytest.raises(TimeoutError):
-            await c.recv("response.created", timeout=0.3)  # an output alone does not start a response
+        await c.send(type="input_audio_buffer.clear")  # a round trip: what the output caused is out before it
+        seen = await c.recv_until("input_audio_buffer.cleared")
+        assert "response.created" not in seen  # an output alone does not start a response
         await c.send(type="response.create")
         final = await c.recv("response.output_audio_transcript.done")
         assert final["transcript"] == "Sunny."
@@ -299,18 +308,37 @@ async def test_barge_in_cancels_with_turn_detected(emulator: EmulatorFactory) ->
     assert emu.facts_named("barge_in")
 
 
-async def test_auth_subprotocols_beta_header_and_missing_model(emulator: EmulatorFactory) -> None:
+async def refused(emu: OpenAIEmulator, url: str, headers: dict[str, str]) -> tuple[dict[str, Any], int]:
+    """The live server's refusal: the upgrade succeeds, then one error event and a close with a code."""
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        error = json.loads(await ws.recv())
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    return error, closed.value.rcvd.code
+
+
+async def test_refusals_close_like_the_live_server(emulator: EmulatorFactory) -> None:
     emu = await emulator()
+    good = {"Authorization": f"Bearer {emu.api_key}"}
+    error, code = await refused(emu, f"{emu.url}?model=gpt-realtime-2.1", {"Authorization": "Bearer sk-wrong-key-123456"})
+    assert code == 3000 and error["error"]["code"] == "invalid_api_key" and "sk-wrong-key-123456" not in json.dumps(error)
+    error, code = await refused(emu, f"{emu.url}?model=gpt-realtime-2.1", {**good, "OpenAI-Beta": "realtime=v1"})
+    assert code == 4000 and error["error"]["code"] == "beta_api_shape_disabled"
+    error, code = await refused(emu, f"{emu.url}?model=gpt-nope", good)
+    assert code == 4000 and error["error"]["code"] == "invalid_model"
+    error, code = await refused(emu, emu.url, good)
+    assert code == 4000 and error["error"]["code"] == "missing_model"
+
+
+async def test_refusals_as_http_errors_switch(emulator: EmulatorFactory) -> None:
+    emu = await emulator(auth_failure="http", bad_request="http")
     with pytest.raises(InvalidStatus) as info:
         async with raw(emu, key="sk-wrong-key-123456"):
             pass
     assert info.value.response.status_code == 401
     body = json.loads(bytes(info.value.response.body or b""))
     assert body["error"]["code"] == "invalid_api_key" and "sk-wrong-key-123456" not in json.dumps(body)
-    protocols = ["realtime", f"openai-insecure-api-key.{emu.api_key}"]
-    async with websockets.connect(f"{emu.url}?model=gpt-realtime", subprotocols=protocols) as ws:  # type: ignore[arg-type]
-        assert ws.subprotocol == "realtime"
-        assert json.loads(await ws.recv())["type"] == "session.created"
     with pytest.raises(InvalidStatus) as info:
         async with raw(emu, extra_headers={"OpenAI-Beta": "realtime=v1"}):
             pass
@@ -320,13 +348,18 @@ async def test_auth_subprotocols_beta_header_and_missing_model(emulator: Emulato
             pass
 
 
+async def test_browser_subprotocols_carry_the_key(emulator: EmulatorFactory) -> None:
+    emu = await emulator()
+    protocols = ["realtime", f"openai-insecure-api-key.{emu.api_key}"]
+    async with websockets.connect(f"{emu.url}?model=gpt-realtime-2.1", subprotocols=protocols) as ws:  # type: ignore[arg-type]
+        assert ws.subprotocol == "realtime"
+        assert json.loads(await ws.recv())["type"] == "session.created"
+
+
 async def test_auth_failure_as_an_event_switch(emulator: EmulatorFactory) -> None:
     emu = await emulator(auth_failure="event")
-    async with raw(emu, key="sk-wrong-key-123456") as c:
-        error = await c.recv()
-        assert error["type"] == "error" and error["error"]["code"] == "invalid_api_key"
-        with pytest.raises(websockets.ConnectionClosed):
-            await c.recv()
+    error, code = await refused(emu, f"{emu.url}?model=gpt-realtime-2.1", {"Authorization": "Bearer sk-wrong-key-123456"})
+    assert code == 1008 and error["type"] == "error" and error["error"]["code"] == "invalid_api_key"
 
 
 async def test_client_secrets_endpoint_mints_keys_bound_to_a_session(emulator: EmulatorFactory) -> None:

@@ -45,7 +45,7 @@ async def test_local_interrupt_mid_reply_cancels_then_truncates(
     assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
     sent = client_events(emu, "conversation.item.truncate")[0]
     assert sent["item_id"] == first_item_id(emu) and isinstance(sent["audio_end_ms"], int)
-    await emu.wait_for(lambda m: m.kind == "conversation.item.truncate", timeout=5)
+    await emu.wait_for(lambda m: m.kind == "conversation.item.truncate", timeout=30)
     assert emu.server_events_of(kind="conversation.item.truncated")
     done_events = await events.wait_for(RealtimeAudioOutputDoneEvent)
     assert done_events.interrupted
@@ -92,7 +92,7 @@ async def test_truncation_uses_reported_playback_even_after_the_response_finishe
     assert not client_events(emu, "response.cancel")  # nothing was generating any more
 
 
-async def test_without_playback_reports_a_finished_reply_is_not_truncated(
+async def test_a_reply_reported_as_fully_played_is_not_cut_by_speech(
     emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
 ) -> None:
     emu = await emulator(scenario(turn(audio_ms=300), turn("Next.")))
@@ -101,6 +101,7 @@ async def test_without_playback_reports_a_finished_reply_is_not_truncated(
     rec = await recorder(s)
     await s.simple_response("hi")
     first = await rec.wait_for(RealtimeAudioOutputDoneEvent)
+    s.report_playback(first.response_id, 300)  # the app played all of it: nothing is audible any more
     await speak(s)
     seen = await rec.collect_until(RealtimeAudioOutputDoneEvent, after=first)
     assert not [e for e in seen if isinstance(e, RealtimeInterruptedEvent)]

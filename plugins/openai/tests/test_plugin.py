@@ -12,7 +12,7 @@ from realtime_openai.emulator import OpenAIEmulator
 def test_the_entry_point_registers_the_provider() -> None:
     spec = get_provider("openai")
     assert spec.session_class is OpenAIRealtime and spec.api_key_env == ("OPENAI_API_KEY",)
-    assert spec.default_model == "gpt-realtime" and spec.capabilities.input_sample_rate == 24000
+    assert spec.default_model == "gpt-realtime-2.1" and spec.capabilities.input_sample_rate == 24000
     emu = spec.emulator(scenario=Scenario(), tls=True) if spec.emulator else None
     assert isinstance(emu, OpenAIEmulator) and emu.tls
     assert OpenAIEmulator.interrupt_facts == ("cancel", "truncate")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from realtime_core import (
 )
 from realtime_core.emulator import Fault
 from realtime_openai import InputTranscription, OpenAIRealtime, SemanticVad, ServerVad
-from realtime_openai.session import _realtime_url  # pyright: ignore[reportPrivateUsage]
+from realtime_openai.protocol import realtime_url as _realtime_url
 
 from .helpers import EmulatorFactory, SessionFactory, client_events, scenario, speak, turn
 
@@ -52,12 +51,12 @@ async def test_connect_sends_the_full_ga_session_and_emits_connected_first(
     )
     events = s.events()
     await s.connect()
-    first = await events.next(timeout=5)
+    first = await events.next(timeout=30)
     assert isinstance(first, RealtimeConnectedEvent)
     assert first.capabilities == s.capabilities and first.session_config["audio"]["output"]["voice"] == "cedar"
     update = client_events(emu, "session.update")[0]["session"]
     assert (
-        update["type"] == "realtime" and update["model"] == "gpt-realtime" and update["output_modalities"] == ["audio"]
+        update["type"] == "realtime" and update["model"] == "gpt-realtime-2.1" and update["output_modalities"] == ["audio"]
     )
     assert (
         update["instructions"] == "Be brief."
@@ -116,14 +115,14 @@ async def test_tls_emulator_needs_its_ca(emulator: EmulatorFactory, session: Ses
 async def test_dead_port_fails_fast(session: SessionFactory, emulator: EmulatorFactory) -> None:
     emu = await emulator()
     await emu.stop()
-    s = session(emu, connect_timeout=3)
-    started = time.monotonic()
-    with pytest.raises(ConnectionFailedError):
+    s = session(emu, connect_timeout=60)
+    with pytest.raises(ConnectionFailedError) as info:
         await s.connect()
-    assert time.monotonic() - started < 3
+    # refused at once, not the connect timeout running out
+    assert "refused" in str(info.value).lower() or "connect call failed" in str(info.value).lower()
 
 
-@pytest.mark.parametrize("mode", ["http", "event"])
+@pytest.mark.parametrize("mode", ["close", "http", "event"])
 async def test_bad_key_is_a_fatal_authentication_error(
     emulator: EmulatorFactory, session: SessionFactory, mode: str
 ) -> None:

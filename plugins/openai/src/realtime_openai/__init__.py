@@ -19,7 +19,7 @@ from .capabilities import build_capabilities, default_capabilities
 from .client_secrets import ClientSecret, create_client_secret
 from .config import (
     DEFAULT_BASE_URL,
-    DEFAULT_MODEL,
+    REASONING_EFFORTS,
     VOICES,
     InputTranscription,
     SemanticVad,
@@ -27,6 +27,15 @@ from .config import (
     SessionConfig,
 )
 from .dialect import GA, Dialect
+from .models import (
+    DEFAULT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    MODEL_PROFILES,
+    MODELS,
+    TRANSCRIPTION_MODELS,
+    ModelProfile,
+    profile_of,
+)
 from .session import OpenAIRealtime
 from .webrtc_protocol import WebRtcOptions
 
@@ -38,11 +47,17 @@ __version__ = "0.2.0"
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
+    "DEFAULT_TRANSCRIPTION_MODEL",
     "GA",
+    "MODELS",
+    "MODEL_PROFILES",
+    "REASONING_EFFORTS",
+    "TRANSCRIPTION_MODELS",
     "VOICES",
     "ClientSecret",
     "Dialect",
     "InputTranscription",
+    "ModelProfile",
     "OpenAIEmulator",
     "OpenAIRealtime",
     "SemanticVad",
@@ -53,6 +68,7 @@ __all__ = [
     "build_capabilities",
     "create_client_secret",
     "default_capabilities",
+    "profile_of",
 ]
 
 

@@ -16,8 +16,9 @@ from realtime_core import ConfigurationError, ConnectionFailedError, SecretStr, 
 from realtime_core.errors import redact
 from realtime_core.transport import tls_context_for
 
-from .config import DEFAULT_BASE_URL, DEFAULT_MODEL
+from .config import DEFAULT_BASE_URL
 from .errors import error_from_http
+from .models import DEFAULT_MODEL
 
 __all__ = ["ClientSecret", "create_client_secret"]
 

@@ -14,11 +14,14 @@ from typing import Any, Literal
 
 from realtime_core import ConfigurationError
 
+from .models import DEFAULT_MODEL, DEFAULT_TRANSCRIPTION_MODEL, MODELS
+
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_MODEL",
     "DEFAULT_TRANSCRIPTION_MODEL",
     "MODELS",
+    "REASONING_EFFORTS",
     "SAMPLE_RATE",
     "VOICES",
     "InputTranscription",
@@ -26,14 +29,15 @@ __all__ = [
     "ServerVad",
     "SessionConfig",
     "TurnDetection",
+    "check_session_options",
+    "turn_detection_of",
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-DEFAULT_MODEL = "gpt-realtime"
-DEFAULT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
-MODELS = ("gpt-realtime", "gpt-realtime-2025-08-28", "gpt-realtime-mini")
 SAMPLE_RATE = 24000
 """``audio/pcm`` is PCM16 mono at 24 kHz in both directions."""
+REASONING_EFFORTS = ("minimal", "low", "medium", "high", "xhigh")
+"""``session.reasoning.effort`` values (reasoning models only)."""
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 
 
@@ -123,7 +127,8 @@ TurnDetection = ServerVad | SemanticVad
 class InputTranscription:
     """Transcription of the user's audio (it runs beside the model, asynchronously).
 
-    :param model: e.g. ``gpt-4o-mini-transcribe``, ``gpt-4o-transcribe`` or ``whisper-1``.
+    :param model: ``gpt-transcribe`` (default), ``gpt-realtime-whisper``... (see
+        :data:`realtime_openai.TRANSCRIPTION_MODELS`).
     :param language: ISO-639-1 hint such as ``"en"``.
     :param prompt: vocabulary or style hint for the transcriber.
     """
@@ -165,6 +170,8 @@ class SessionConfig:
     tool_choice: str | Mapping[str, Any] = "auto"
     max_output_tokens: int | Literal["inf"] = "inf"
     speed: float | None = None
+    reasoning_effort: str | None = None
+    parallel_tool_calls: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
     def __post_init__(self) -> None:
@@ -203,6 +210,12 @@ class SessionConfig:
             isinstance(self.speed, bool) or not isinstance(self.speed, (int, float)) or not 0.25 <= self.speed <= 1.5
         ):
             raise ConfigurationError(f"speed must be between 0.25 and 1.5, got {self.speed!r}")
+        if self.reasoning_effort is not None and self.reasoning_effort not in REASONING_EFFORTS:
+            raise ConfigurationError(
+                f"reasoning_effort must be one of {', '.join(REASONING_EFFORTS)} or None, got {self.reasoning_effort!r}"
+            )
+        if self.parallel_tool_calls is not None and not isinstance(self.parallel_tool_calls, bool):
+            raise ConfigurationError(f"parallel_tool_calls must be True, False or None, got {self.parallel_tool_calls!r}")
         if not isinstance(self.extra, Mapping):
             raise ConfigurationError("session_extra must be a mapping")
 
@@ -214,3 +227,57 @@ class SessionConfig:
     @property
     def interrupt_response(self) -> bool:
         return self.turn_detection is not None and self.turn_detection.interrupt_response
+
+
+def turn_detection_of(value: object) -> TurnDetection | None:
+    """The ``turn_detection`` option as an object: ``"server_vad"``/``"semantic_vad"`` become the defaults."""
+    if isinstance(value, str):
+        choices: dict[str, TurnDetection] = {"server_vad": ServerVad(), "semantic_vad": SemanticVad()}
+        if value not in choices:
+            raise ConfigurationError(
+                "turn_detection must be 'server_vad', 'semantic_vad', ServerVad(...), SemanticVad(...) or None, "
+                f"got {value!r}"
+            )
+        return choices[value]
+    return value  # type: ignore[return-value]  # SessionConfig checks the type
+
+
+def _number(name: str, value: object, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigurationError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
+
+
+def check_session_options(
+    *,
+    transport: object,
+    webrtc: object,
+    say_mode: object,
+    image_detail: object,
+    video_max_fps: object,
+    min_append_ms: object,
+    max_replay_items: object,
+    response_timeout: object,
+) -> None:
+    """Check the session's options that are not part of the server's session object.
+
+    :raises ConfigurationError: naming the option and what it allows.
+    """
+    from .capabilities import TRANSPORTS, available_transports  # they import this module
+    from .webrtc_protocol import WebRtcOptions
+
+    if transport not in TRANSPORTS:
+        raise ConfigurationError(f"transport {transport!r} is not available; use one of {', '.join(TRANSPORTS)}")
+    if transport not in available_transports():
+        raise ConfigurationError(f"transport {transport!r} needs aiortc: pip install 'realtime-openai[webrtc]'")
+    if webrtc is not None and not isinstance(webrtc, WebRtcOptions):
+        raise ConfigurationError(f"webrtc must be a WebRtcOptions, got {type(webrtc).__name__}")
+    if say_mode not in ("off", "instructions"):
+        raise ConfigurationError(f"say_mode must be 'off' or 'instructions', got {say_mode!r}")
+    if image_detail not in ("auto", "low", "high"):
+        raise ConfigurationError(f"image_detail must be auto, low or high, got {image_detail!r}")
+    _number("video_max_fps", video_max_fps, 0, 30)
+    _number("min_append_ms", min_append_ms, 0, 500)
+    if isinstance(max_replay_items, bool) or not isinstance(max_replay_items, int) or max_replay_items < 0:
+        raise ConfigurationError(f"max_replay_items must be an int >= 0, got {max_replay_items!r}")
+    if response_timeout is not None:
+        _number("response_timeout", response_timeout, 0.01, 3600)

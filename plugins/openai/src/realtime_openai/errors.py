@@ -1,7 +1,9 @@
-"""OpenAI error payloads → realtime-core's typed errors, with ``recoverable`` set from the code.
+"""OpenAI's errors as realtime-core's typed errors (docs/contract.md §8.2).
 
-Fatal codes (a bad key, no quota, a deactivated account) come back ``recoverable=False``, so core's
-reconnection stops instead of looping forever; throttling and server failures stay recoverable.
+``error`` events and close codes follow the protocol's mapping (:mod:`realtime_openai_protocol.errors`:
+3000 after a bad key, 4000 after an unknown model or the beta header); what is OpenAI's own is the REST side
+(client secrets, WebRTC calls): :func:`error_from_http`. Fatal codes (a bad key, no quota, a deactivated
+account) come back ``recoverable=False``, so core's reconnection stops instead of looping forever.
 """
 
 from __future__ import annotations
@@ -13,40 +15,15 @@ from realtime_core import (
     AuthenticationError,
     ConfigurationError,
     ConnectionFailedError,
-    ProviderError,
     QuotaExceededError,
     RateLimitedError,
     RealtimeError,
-    SessionExpiredError,
 )
+from realtime_openai_protocol.errors import AUTH_CODES, FATAL_CODES, QUOTA_CODES, close_error, error_from_payload
 
-__all__ = ["AUTH_CODES", "FATAL_CODES", "QUOTA_CODES", "error_from_http", "error_from_payload"]
+__all__ = ["AUTH_CODES", "FATAL_CODES", "QUOTA_CODES", "close_error", "error_from_http", "error_from_payload"]
 
 PROVIDER = "openai"
-AUTH_CODES = frozenset({"invalid_api_key", "account_deactivated", "unauthorized", "invalid_client_secret"})
-QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached", "billing_not_active"})
-FATAL_CODES = AUTH_CODES | QUOTA_CODES
-"""Codes after which reconnecting cannot help."""
-
-
-def error_from_payload(error: Mapping[str, Any] | None, *, context: str = "") -> RealtimeError:
-    """The typed error for an ``error`` event's ``error`` object (or a failed response's ``status_details.error``)."""
-    data: Mapping[str, Any] = error or {}
-    code = data.get("code")
-    code = str(code) if code is not None else None
-    kind = str(data.get("type") or "")
-    message = str(data.get("message") or "the server reported an error")
-    param = data.get("param")
-    text = message + (f" (param: {param})" if param else "") + (f" [{context}]" if context else "")
-    if code in AUTH_CODES:
-        return AuthenticationError(text, code=code, provider=PROVIDER)
-    if code in QUOTA_CODES:
-        return QuotaExceededError(text, code=code, provider=PROVIDER)
-    if code == "rate_limit_exceeded" or kind == "rate_limit_error":
-        return RateLimitedError(text, code=code or kind, provider=PROVIDER)
-    if code == "session_expired":
-        return SessionExpiredError(text, code=code, provider=PROVIDER)
-    return ProviderError(text, code=code or kind or None, provider=PROVIDER)
 
 
 def error_from_http(status: int, body: Any, *, what: str) -> RealtimeError:

@@ -8,7 +8,7 @@ from typing import Any
 from realtime_core import ProviderSpec, hookimpl
 
 from .capabilities import default_capabilities
-from .config import DEFAULT_MODEL, MODELS
+from .models import DEFAULT_MODEL, MODELS
 from .session import API_KEY_ENV, OpenAIRealtime
 
 

@@ -1,20 +1,42 @@
-"""Client event shapes of the OpenAI Realtime protocol (no session logic).
+"""OpenAI GA messages: the ``session`` object of ``session.update``, the endpoint URL, history items.
 
-Plain functions that build the JSON-ready dicts the client sends, plus the one hot-path builder,
-:func:`append_audio_frame`, which writes the ``input_audio_buffer.append`` frame as UTF-8 bytes directly
-(base64 of the PCM buffer, no intermediate ``str`` or ``json.dumps``): it runs ~50 times a second per
-session. Shared by the session, the emulator and any dialect that keeps these client events.
+Pure functions, no I/O. The client events themselves are the protocol's
+(:mod:`realtime_openai_protocol.client_events`, re-exported here); what is OpenAI's own is the shape of its
+session object (nested ``audio.input``/``audio.output``, reasoning on the reasoning models) and its URLs.
 """
 
 from __future__ import annotations
 
-import base64
-import itertools
-import re
-import secrets
-import string
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from realtime_core import ConfigurationError, HistoryItem
+from realtime_core.errors import redact
+from realtime_openai_protocol import GA, Dialect
+from realtime_openai_protocol.client_events import (
+    SAY_INSTRUCTIONS,
+    EventIds,
+    append_audio_frame,
+    function_call_item,
+    function_call_output_item,
+    image_item,
+    input_audio_buffer_clear,
+    input_audio_buffer_commit,
+    item_create,
+    item_truncate,
+    message_item,
+    new_id,
+    output_audio_buffer_clear,
+    response_cancel,
+    response_create,
+    say_instructions,
+    session_update,
+    verbatim_text,
+)
+
+from .config import SAMPLE_RATE, SessionConfig
 
 __all__ = [
     "SAY_INSTRUCTIONS",
@@ -22,6 +44,7 @@ __all__ = [
     "append_audio_frame",
     "function_call_item",
     "function_call_output_item",
+    "history_item",
     "image_item",
     "input_audio_buffer_clear",
     "input_audio_buffer_commit",
@@ -30,148 +53,90 @@ __all__ = [
     "message_item",
     "new_id",
     "output_audio_buffer_clear",
+    "realtime_url",
     "response_cancel",
     "response_create",
     "say_instructions",
+    "session_payload",
     "session_update",
     "verbatim_text",
 ]
 
-_BASE62 = string.ascii_letters + string.digits
-_APPEND_HEAD = b'{"type":"input_audio_buffer.append","audio":"'
-_APPEND_TAIL = b'"}'
 
-
-def new_id(prefix: str, length: int = 21) -> str:
-    """An id shaped like OpenAI's: ``prefix`` + ``_`` + base62 characters (``item_...``, ``resp_...``)."""
-    return prefix + "_" + "".join(secrets.choice(_BASE62) for _ in range(length))
-
-
-class EventIds:
-    """Client ``event_id`` values for the events whose errors we want to correlate."""
-
-    __slots__ = ("_counter", "_prefix")
-
-    def __init__(self) -> None:
-        self._prefix = "event_rt" + secrets.token_hex(4) + "_"
-        self._counter = itertools.count(1)
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter)}"
-
-
-def append_audio_frame(pcm: memoryview | bytes) -> bytes:
-    """The UTF-8 text frame of ``input_audio_buffer.append`` for raw PCM16 bytes (no event_id)."""
-    return b"".join((_APPEND_HEAD, base64.b64encode(pcm), _APPEND_TAIL))
-
-
-def session_update(session: Mapping[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    return _with_id({"type": "session.update", "session": dict(session)}, event_id)
-
-
-def input_audio_buffer_commit(event_id: str | None = None) -> dict[str, Any]:
-    return _with_id({"type": "input_audio_buffer.commit"}, event_id)
-
-
-def input_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
-    return _with_id({"type": "input_audio_buffer.clear"}, event_id)
-
-
-def output_audio_buffer_clear(event_id: str | None = None) -> dict[str, Any]:
-    """WebRTC/SIP only: cut off the audio the server is playing (it truncates the item at what was played)."""
-    return _with_id({"type": "output_audio_buffer.clear"}, event_id)
-
-
-def message_item(
-    role: str, text: str, *, item_id: str | None = None, content_type: str | None = None
+def session_payload(
+    config: SessionConfig,
+    tools: Sequence[Mapping[str, Any]] = (),
+    *,
+    dialect: Dialect = GA,
+    audio_formats: bool = True,
 ) -> dict[str, Any]:
-    """A text message item: ``input_text`` for user/system, ``output_text`` for assistant by default."""
-    kind = content_type or ("output_text" if role == "assistant" else "input_text")
-    item: dict[str, Any] = {"type": "message", "role": role, "content": [{"type": kind, "text": text}]}
-    if item_id:
-        item["id"] = item_id
-    return item
+    """The GA ``session`` object of ``session.update`` for ``config``.
+
+    Every field this SDK manages is sent explicitly (nulls included), so a reconnect re-creates exactly the
+    same session; ``reasoning`` and ``parallel_tool_calls`` only when set (the non-reasoning models refuse
+    them). ``config.extra`` is merged last.
+
+    :param audio_formats: include ``audio/pcm`` formats (False over WebRTC, where the media is Opus on the
+        tracks).
+    """
+    td = config.turn_detection
+    audio_input: dict[str, Any] = {
+        "format": {"type": "audio/pcm", "rate": SAMPLE_RATE},
+        "turn_detection": td.to_wire() if td is not None else None,
+        "transcription": config.input_transcription.to_wire() if config.input_transcription else None,
+        "noise_reduction": {"type": config.noise_reduction} if config.noise_reduction else None,
+    }
+    audio_output: dict[str, Any] = {"format": {"type": "audio/pcm", "rate": SAMPLE_RATE}, "voice": config.voice}
+    if config.speed is not None:
+        audio_output["speed"] = config.speed
+    if not audio_formats:
+        del audio_input["format"], audio_output["format"]
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "model": config.model,
+        "output_modalities": [config.modality],
+        "audio": {"input": audio_input, "output": audio_output},
+        "tools": [dialect.function_tool(dict(t)) for t in (*config.tools, *tools)],
+        "tool_choice": dict(config.tool_choice) if not isinstance(config.tool_choice, str) else config.tool_choice,
+        "max_output_tokens": config.max_output_tokens,
+    }
+    if config.reasoning_effort is not None:
+        session["reasoning"] = {"effort": config.reasoning_effort}
+    if config.parallel_tool_calls is not None:
+        session["parallel_tool_calls"] = config.parallel_tool_calls
+    if config.instructions is not None:
+        session["instructions"] = config.instructions
+    if config.extra:
+        _deep_merge(session, dict(config.extra))
+    return session
 
 
-def image_item(jpeg_or_png: bytes, mime_type: str = "image/jpeg", *, detail: str = "auto") -> dict[str, Any]:
-    """A user message carrying one image as a data URI (PNG or JPEG)."""
-    url = f"data:{mime_type};base64,{base64.b64encode(jpeg_or_png).decode('ascii')}"
-    return {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": url, "detail": detail}]}
+def _deep_merge(target: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, dict):
+            _deep_merge(current, value)  # pyright: ignore[reportUnknownArgumentType]
+        else:
+            target[key] = value
 
 
-def function_call_item(call_id: str, name: str, arguments: str, *, item_id: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"type": "function_call", "call_id": call_id, "name": name, "arguments": arguments}
-    if item_id:
-        item["id"] = item_id
-    return item
+def realtime_url(base_url: str, model: str) -> str:
+    """The WebSocket URL for ``model`` under ``base_url`` (``https://host/v1`` → ``wss://host/v1/realtime?model=``)."""
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://", "ws://", "wss://")):
+        raise ConfigurationError(f"base_url must be an http(s):// or ws(s):// URL, got {redact(str(base_url))!r}")
+    parts = urlsplit(base_url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path.rstrip("/") + "/realtime"
+    query = "&".join(q for q in (parts.query, urlencode({"model": model})) if q)
+    return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
-def function_call_output_item(call_id: str, output: str, *, item_id: str | None = None) -> dict[str, Any]:
-    item: dict[str, Any] = {"type": "function_call_output", "call_id": call_id, "output": output}
-    if item_id:
-        item["id"] = item_id
-    return item
-
-
-def item_create(
-    item: Mapping[str, Any], event_id: str | None = None, previous_item_id: str | None = None
-) -> dict[str, Any]:
-    msg: dict[str, Any] = {"type": "conversation.item.create", "item": dict(item)}
-    if previous_item_id is not None:
-        msg["previous_item_id"] = previous_item_id
-    return _with_id(msg, event_id)
-
-
-def item_truncate(
-    item_id: str, audio_end_ms: int, event_id: str | None = None, content_index: int = 0
-) -> dict[str, Any]:
-    return _with_id(
-        {
-            "type": "conversation.item.truncate",
-            "item_id": item_id,
-            "content_index": content_index,
-            "audio_end_ms": int(audio_end_ms),
-        },
-        event_id,
-    )
-
-
-def response_create(response: Mapping[str, Any] | None = None, event_id: str | None = None) -> dict[str, Any]:
-    msg: dict[str, Any] = {"type": "response.create"}
-    if response:
-        msg["response"] = dict(response)
-    return _with_id(msg, event_id)
-
-
-def response_cancel(response_id: str | None = None, event_id: str | None = None) -> dict[str, Any]:
-    msg: dict[str, Any] = {"type": "response.cancel"}
-    if response_id:
-        msg["response_id"] = response_id
-    return _with_id(msg, event_id)
-
-
-def _with_id(msg: dict[str, Any], event_id: str | None) -> dict[str, Any]:
-    if event_id:
-        msg["event_id"] = event_id
-    return msg
-
-
-# ---------------------------------------------------------------------- say(text)
-SAY_INSTRUCTIONS = (
-    "Read the text inside the verbatim tags below aloud exactly as written, word for word. "
-    "Do not add, remove, translate or change anything, and say nothing else.\n<verbatim>{text}</verbatim>"
-)
-"""Per-response instructions used by ``say(text)`` when ``say_mode="instructions"``."""
-_VERBATIM = re.compile(r"<verbatim>(.*?)</verbatim>", re.DOTALL)
-
-
-def say_instructions(text: str) -> str:
-    return SAY_INSTRUCTIONS.format(text=text.replace("</verbatim>", ""))
-
-
-def verbatim_text(instructions: str | None) -> str | None:
-    """The text a ``say`` request asks to be read (``None`` if ``instructions`` is not one)."""
-    if not instructions:
-        return None
-    match = _VERBATIM.search(instructions)
-    return match.group(1) if match else None
+def history_item(item: HistoryItem) -> dict[str, Any] | None:
+    """A conversation item that re-creates ``item`` on a new connection (None: nothing to replay)."""
+    if item.kind == "tool_call" and item.call_id and item.tool_name:
+        return function_call_item(item.call_id, item.tool_name, json.dumps(item.data or {}))
+    if item.kind == "tool_result" and item.call_id:
+        return function_call_output_item(item.call_id, json.dumps(item.data, default=str))
+    if item.kind == "message" and item.text and item.role in ("user", "assistant", "system"):
+        return message_item(item.role, item.text)
+    return None

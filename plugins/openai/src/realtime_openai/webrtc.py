@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import json
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import av
-import numpy as np
 from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
@@ -44,150 +42,39 @@ from aiortc import (
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 
-from realtime_core import ConnectionFailedError, PcmData, ProtocolError, RealtimeError, Resampler, SessionState
+from realtime_core import (
+    ConnectionFailedError,
+    PcmData,
+    ProtocolError,
+    RealtimeError,
+    Resampler,
+    SessionCore,
+    SessionState,
+)
 
 from .calls import CallsClient
-from .transport import MessageHandler
-from .webrtc_protocol import WEBRTC_SAMPLE_RATE, PlayoutTracker, WebRtcEventHandler, WebRtcOptions
+from .webrtc_mic import MicrophoneTrack
+from .webrtc_protocol import WEBRTC_SAMPLE_RATE, PlayoutTracker, WebRtcOptions
 
 if TYPE_CHECKING:
-    from realtime_core import Realtime
+    from realtime_openai_protocol import MessageHandler
 
-__all__ = ["MicrophoneTrack", "WebRtcRealtimeTransport"]
+    from .handler import WebRtcEventHandler
+
+_T = TypeVar("_T")
+
+__all__ = ["MicrophoneTrack", "WebRtcRealtimeTransport"]  # MicrophoneTrack: from .webrtc_mic
 
 log = logging.getLogger("realtime_openai.webrtc")
 
 CHANNEL_LABEL = "oai-events"
-FRAME_SAMPLES = WEBRTC_SAMPLE_RATE // 50  # 20 ms
-FRAME_BYTES = FRAME_SAMPLES * 2
-FRAME_S = 0.02
-_TIME_BASE = fractions.Fraction(1, WEBRTC_SAMPLE_RATE)
 _END = object()
 PROVIDER = "openai"
-
-
-class MicrophoneTrack(MediaStreamTrack):
-    """The local audio track: what the app sends, as 20 ms frames of 48 kHz mono PCM.
-
-    Audio goes out as fast as the app sends it (a burst faster than real time stays a burst; the server's
-    VAD runs on the audio clock). When the app sends nothing, the track sends silence in real time, like a
-    live microphone: the stream never stalls, the server hears the pause, and its jitter buffer (which
-    holds the newest packets back until later ones arrive) lets the last words through. Silence starts
-    ``slack`` after the audio ran out in real-time terms, so a microphone delivering chunks of up to
-    ``burst_after`` seconds is never padded; audio sent further ahead of real time than that is a burst
-    (a file, a test), after which silence starts ``burst_idle`` after the last chunk.
-    """
-
-    kind = "audio"
-
-    def __init__(self, *, slack: float = 0.06, burst_after: float = 0.3, burst_idle: float = 0.05) -> None:
-        super().__init__()
-        self._slack = slack
-        self._burst_after = burst_after
-        self._burst_idle = burst_idle
-        self._buf = bytearray()
-        self._wake = asyncio.Event()
-        self._empty = asyncio.Event()
-        self._empty.set()
-        self._clock: float | None = None
-        self._last_push = float("-inf")
-        self._idle = True
-        self._idle_next = 0.0
-        self._pts = 0
-        self.sent_ms = 0.0
-        """Milliseconds of audio (including the silence it filled in) handed to the encoder."""
-
-    @property
-    def pending_ms(self) -> float:
-        """Audio queued and not yet handed to the encoder."""
-        return len(self._buf) / 2 * 1000 / WEBRTC_SAMPLE_RATE
-
-    def push(self, pcm: PcmData) -> None:
-        """Queue mono 48 kHz PCM (the caller converts)."""
-        samples = pcm.samples
-        if samples.dtype.byteorder == ">":
-            samples = samples.astype("<i2")
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._idle or self._clock is None:
-            self._clock = now  # a new stretch of real audio starts now
-        self._idle = False
-        self._last_push = now
-        self._buf += memoryview(samples).cast("B")
-        self._empty.clear()
-        self._wake.set()
-
-    async def flush(self, *, tail_ms: float = 100.0, timeout: float = 1.0) -> None:
-        """Send what is queued now, padded with ``tail_ms`` of silence (so the server's jitter buffer lets
-        the last of it through), and wait until the encoder took it all."""
-        if not self._buf:
-            return
-        pad = (-len(self._buf)) % FRAME_BYTES + int(tail_ms * WEBRTC_SAMPLE_RATE / 1000) * 2
-        self._buf += bytes(pad)
-        self._wake.set()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self._empty.wait()
-
-    def take_pending(self) -> bytes:
-        """Remove and return the audio not handed to the encoder yet (the connection died under it)."""
-        data = bytes(self._buf)
-        self._buf.clear()
-        self._empty.set()
-        return data
-
-    def stop(self) -> None:
-        super().stop()
-        self._wake.set()
-        self._empty.set()
-
-    async def _sleep_until(self, at: float) -> None:
-        delay = at - asyncio.get_running_loop().time()
-        if delay <= 0:
-            return
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(delay):
-                await self._wake.wait()
-
-    async def recv(self) -> av.AudioFrame:
-        loop = asyncio.get_running_loop()
-        while True:
-            if self.readyState != "live":
-                raise MediaStreamError
-            now = loop.time()
-            if len(self._buf) >= FRAME_BYTES:
-                data = bytes(self._buf[:FRAME_BYTES])
-                del self._buf[:FRAME_BYTES]
-                self._clock = max(self._clock or now, now - 0.1) + FRAME_S
-                break
-            if not self._idle:
-                clock = self._clock if self._clock is not None else now
-                if clock - self._last_push > self._burst_after:
-                    due = self._last_push + self._burst_idle
-                else:
-                    due = clock + self._slack
-                if now < due:
-                    await self._sleep_until(due)
-                    continue
-                self._idle = True
-                self._idle_next = now
-            if now < self._idle_next:
-                await self._sleep_until(self._idle_next)
-                continue
-            data = bytes(self._buf).ljust(FRAME_BYTES, b"\x00")  # a partial frame goes first, padded
-            self._buf.clear()
-            self._idle_next = max(self._idle_next + FRAME_S, now - 0.1)
-            break
-        if not self._buf:
-            self._empty.set()
-        frame = av.AudioFrame.from_ndarray(np.frombuffer(data, np.int16).reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = WEBRTC_SAMPLE_RATE
-        frame.pts = self._pts
-        frame.time_base = _TIME_BASE
-        self._pts += FRAME_SAMPLES
-        self.sent_ms += FRAME_S * 1000
-        return frame
+NO_LOCAL_CANDIDATES = (
+    "WebRTC needs a network address to offer, and this machine has none but loopback (aiortc skips "
+    "127.0.0.1 and ::1): the offer has no ICE candidate, so no call could connect. Use transport='websocket' "
+    "or run where a non-loopback interface exists."
+)
 
 
 def _ice_servers(servers: Any) -> list[RTCIceServer]:
@@ -207,14 +94,14 @@ class WebRtcRealtimeTransport:
 
     def __init__(
         self,
-        session: Realtime,
+        core: SessionCore,
         *,
         handler: WebRtcEventHandler,
         calls: CallsClient,
         session_config: Mapping[str, Any] | None,
         options: WebRtcOptions,
     ) -> None:
-        self._session = session
+        self._core = core
         self._handler = handler
         self._playout: PlayoutTracker = handler.playout
         self._calls = calls
@@ -262,13 +149,15 @@ class WebRtcRealtimeTransport:
         pc.on("track", self._on_track)
         pc.on("connectionstatechange", self._on_state)
         await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers candidates here: no trickle ICE
+        if "a=candidate:" not in pc.localDescription.sdp:
+            raise ConnectionFailedError(NO_LOCAL_CANDIDATES, provider=PROVIDER, recoverable=False)
         answer = await self._calls.create(pc.localDescription.sdp, self._session_config)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         except ValueError as exc:
             raise ProtocolError(f"the server's SDP answer is not usable: {exc}", provider=PROVIDER) from None
-        session = self._session
-        self._receiver = session._core.spawn(self._receive(on_message), name="openai-webrtc-receive")  # pyright: ignore[reportPrivateUsage]
+        core = self._core
+        self._receiver = core.spawn(self._receive(on_message), name="openai-webrtc-receive")
         ended = asyncio.ensure_future(self._ended.wait())
         waiting = asyncio.ensure_future(opened.wait())
         try:
@@ -282,13 +171,11 @@ class WebRtcRealtimeTransport:
             )
         self._last_media = asyncio.get_running_loop().time()
         if self._options.media_timeout:
-            self._watchdog = session._core.spawn(
-                self._watch_media(self._options.media_timeout), name="openai-webrtc-watchdog"
-            )  # pyright: ignore[reportPrivateUsage]
+            self._watchdog = core.spawn(self._watch_media(self._options.media_timeout), name="openai-webrtc-watchdog")
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._reader is None:
-            self._reader = self._session._core.spawn(self._read_audio(track), name="openai-webrtc-audio")  # pyright: ignore[reportPrivateUsage]
+            self._reader = self._core.spawn(self._read_audio(track), name="openai-webrtc-audio")
 
     def _on_state(self) -> None:
         pc = self._pc
@@ -308,13 +195,13 @@ class WebRtcRealtimeTransport:
 
     # ------------------------------------------------------------------ receiving
     async def _receive(self, on_message: MessageHandler) -> None:
-        session: Any = self._session
+        core = self._core
         while True:
             raw = await self._inbox.get()
             if raw is _END:
                 break
             if not isinstance(raw, str):
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"unexpected binary message on the data channel ({len(raw)} bytes)", provider=PROVIDER
                     ),
@@ -324,7 +211,7 @@ class WebRtcRealtimeTransport:
             try:
                 decoded: Any = json.loads(raw)
             except ValueError as exc:
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server ({len(raw)} bytes, not JSON): {exc}", provider=PROVIDER
                     ),
@@ -332,7 +219,7 @@ class WebRtcRealtimeTransport:
                 )
                 continue
             if not isinstance(decoded, dict):
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server: expected a JSON object, got {type(decoded).__name__}",
                         provider=PROVIDER,
@@ -344,10 +231,10 @@ class WebRtcRealtimeTransport:
             try:
                 on_message(message)
             except RealtimeError as exc:
-                session._core.emit_error_event(exc, context="receive")
+                core.emit_error_event(exc, context="receive")
             except Exception as exc:
                 log.exception("openai webrtc: error handling a server message")
-                session._core.emit_error_event(
+                core.emit_error_event(
                     ProtocolError(
                         f"could not handle a {message.get('type')!r} message: {type(exc).__name__}: {exc}",
                         provider=PROVIDER,
@@ -362,13 +249,13 @@ class WebRtcRealtimeTransport:
         if self._handler.fatal is None:
             error = ConnectionFailedError(reason, provider=PROVIDER)
         self._hand_back_unsent()
-        session._core.connection_lost(error, reason=reason)
+        core.connection_lost(error, reason=reason)
 
     def _hand_back_unsent(self) -> None:
         """Audio still queued on the dead connection goes back to core: replayed after the reconnection."""
         data = self._mic.take_pending()
         if data:
-            self._session._core.unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))  # pyright: ignore[reportPrivateUsage]
+            self._core.unsent_audio(PcmData.from_bytes(data, WEBRTC_SAMPLE_RATE))
 
     async def _read_audio(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -398,6 +285,21 @@ class WebRtcRealtimeTransport:
                 async with asyncio.timeout(timeout - silent_for + 0.05):
                     await self._ended.wait()
 
+    async def wait(self, awaitable: Awaitable[_T]) -> _T:
+        """Await ``awaitable`` (a setup future) unless the connection ends first (then raise why)."""
+        fut = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self._ended.wait())
+        try:
+            await asyncio.wait({fut, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ended.cancel()
+        if fut.done():
+            return fut.result()
+        fut.cancel()
+        raise self._handler.fatal or ConnectionFailedError(
+            f"the WebRTC connection ended during setup: {self._end_reason}", provider=PROVIDER
+        )
+
     # ------------------------------------------------------------------ sending
     async def send(self, event: Mapping[str, Any]) -> None:
         channel = self._channel
@@ -420,7 +322,7 @@ class WebRtcRealtimeTransport:
         if self._closing or self._pc is None:
             raise ConnectionFailedError("not connected", provider=PROVIDER)
         if self._ended.is_set():  # dead, and core does not know yet: keep the chunk for the replay
-            self._session._core.unsent_audio(pcm)  # pyright: ignore[reportPrivateUsage]
+            self._core.unsent_audio(pcm)
             return
         if pcm.sample_rate != WEBRTC_SAMPLE_RATE or pcm.channels != 1:
             if self._resampler is None:
@@ -437,7 +339,7 @@ class WebRtcRealtimeTransport:
         """Hang up and close the peer connection; idempotent, safe on a dead or half-open connection."""
         if self._closing:
             return
-        if self._session.state is SessionState.RECONNECTING and not self._ended.is_set():
+        if self._core.state is SessionState.RECONNECTING and not self._ended.is_set():
             self._hand_back_unsent()  # a planned renewal: what this connection did not send, the next one will
         self._closing = True
         self._end("closed by the client")

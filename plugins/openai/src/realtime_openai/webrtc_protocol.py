@@ -6,8 +6,8 @@ Over WebRTC the reply audio does not come as ``response.output_audio.delta`` eve
 with ``output_audio_buffer.started`` / ``.stopped`` (``.cleared`` when cut off). :class:`PlayoutTracker`
 turns the two streams back into :class:`~realtime_core.RealtimeAudioOutputEvent` chunks with the right
 ``response_id`` and one done event per reply at the end of its *playback* (``response.done`` arrives while
-the audio still plays). :class:`WebRtcEventHandler` is the WebSocket :class:`ServerEventHandler` plus
-those events: one protocol layer for both transports.
+the audio still plays). :class:`~realtime_openai.handler.WebRtcEventHandler` feeds it the data channel's
+events.
 """
 
 from __future__ import annotations
@@ -18,20 +18,15 @@ import math
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from realtime_core import ConfigurationError, PcmData
+from realtime_core import ConfigurationError, PcmData, SessionCore
 
 from .capabilities import WEBRTC_SAMPLE_RATE
-from .dialect import Dialect
-from .handler import ServerEventHandler
 
-if TYPE_CHECKING:
-    from .session import OpenAIRealtime
-
-__all__ = ["WEBRTC_SAMPLE_RATE", "PlayoutTracker", "WebRtcEventHandler", "WebRtcOptions", "shrink_jpeg"]
+__all__ = ["WEBRTC_SAMPLE_RATE", "PlayoutTracker", "WebRtcOptions", "shrink_jpeg"]
 
 log = logging.getLogger("realtime_openai.webrtc")
 
@@ -88,7 +83,7 @@ class PlayoutTracker:
 
     def __init__(
         self,
-        session: OpenAIRealtime,
+        core: SessionCore,
         *,
         rate: int = WEBRTC_SAMPLE_RATE,
         silent_peak: int = 32,
@@ -99,7 +94,7 @@ class PlayoutTracker:
         tail_ms: float = 1000.0,
         start_timeout: float = 3.0,
     ) -> None:
-        self._s = session
+        self._core = core
         self.rate = rate
         self._silent_peak = silent_peak
         self._lead_frames = math.ceil(lead_ms / _FRAME_MS)
@@ -168,12 +163,12 @@ class PlayoutTracker:
         self._phase = "lead"
         self._lead = self._drained = self._silent_run = 0
         self._discard = False
-        self._s._core.begin_response(response_id)
+        self._core.begin_response(response_id)
         early, self._preroll = list(self._preroll), deque(maxlen=self._preroll.maxlen)
         if early:
             self._phase = "playing"
             for pcm in early:
-                self._s._core.emit_audio_output_event(pcm, response_id)
+                self._core.emit_audio_output_event(pcm, response_id)
 
     def stopped(self, response_id: str) -> None:
         """``output_audio_buffer.stopped``: the server finished playing it; what is in flight still counts."""
@@ -266,7 +261,7 @@ class PlayoutTracker:
                 return
         else:
             self._silent_run = 0
-        self._s._core.emit_audio_output_event(pcm, rid)
+        self._core.emit_audio_output_event(pcm, rid)
 
     # ------------------------------------------------------------------ internals
     def _finish(self, response_id: str) -> None:
@@ -277,7 +272,7 @@ class PlayoutTracker:
 
     def _done(self, response_id: str, *, interrupted: bool = False) -> None:
         self._done_seen.discard(response_id)
-        self._s._core.emit_audio_output_done_event(response_id, interrupted=interrupted)
+        self._core.emit_audio_output_done_event(response_id, interrupted=interrupted)
 
     def _arm(self, response_id: str, delay: float) -> None:
         self._cancel_timer(response_id)
@@ -296,55 +291,6 @@ class PlayoutTracker:
             del self._expected[response_id]
             if response_id in self._done_seen:
                 self._done(response_id)
-
-
-class WebRtcEventHandler(ServerEventHandler):
-    """:class:`ServerEventHandler` for a WebRTC connection: the same events, plus the output audio
-    buffer's, with reply audio taken from the track (through :attr:`playout`) instead of deltas."""
-
-    def __init__(self, session: OpenAIRealtime, dialect: Dialect, *, playout: PlayoutTracker) -> None:
-        super().__init__(session, dialect, output_rate=playout.rate)
-        self.playout = playout
-        self._audio_parts = {dialect.audio_part, "audio", "output_audio"}
-        self._warned_deltas = False
-        self._routes.update(
-            {
-                "response.content_part.added": self._on_part_added,
-                "output_audio_buffer.started": self._on_buffer_started,
-                "output_audio_buffer.stopped": self._on_buffer_stopped,
-                "output_audio_buffer.cleared": self._on_buffer_cleared,
-                dialect.audio_delta: self._on_audio_delta_on_channel,
-            }
-        )
-
-    def _on_part_added(self, msg: dict[str, Any]) -> None:
-        part = msg.get("part") or {}
-        if self.ready and part.get("type") in self._audio_parts and msg.get("response_id"):
-            self.playout.expect(msg["response_id"])
-
-    def _on_buffer_started(self, msg: dict[str, Any]) -> None:
-        rid = msg.get("response_id")
-        if self.ready and rid:
-            self.playout.started(rid)
-
-    def _on_buffer_stopped(self, msg: dict[str, Any]) -> None:
-        rid = msg.get("response_id")
-        if self.ready and rid:
-            self.playout.stopped(rid)
-
-    def _on_buffer_cleared(self, msg: dict[str, Any]) -> None:
-        if self.ready:
-            self.playout.cut(msg.get("response_id") or None)
-
-    def _on_audio_delta_on_channel(self, msg: dict[str, Any]) -> None:
-        # The audio also plays on the track; taking both would play every reply twice.
-        if not self._warned_deltas:
-            self._warned_deltas = True
-            log.debug("openai webrtc: ignoring %s on the data channel (audio comes on the track)", msg.get("type"))
-
-    def _audio_done(self, rid: str, response: dict[str, Any]) -> None:
-        if not self.playout.defer_done(rid, response):
-            super()._audio_done(rid, response)
 
 
 def shrink_jpeg(data: bytes, max_bytes: int, *, max_width: int = 0, max_height: int = 0) -> bytes | None:

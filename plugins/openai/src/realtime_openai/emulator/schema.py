@@ -11,8 +11,21 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import VOICES
-from .wire import RequestError, above_max, below_min, invalid_type, invalid_value, missing, unknown_parameter
+from realtime_openai_protocol.emulator import (
+    InputAudio,
+    RequestError,
+    SessionView,
+    TurnDetection,
+    above_max,
+    below_min,
+    invalid_type,
+    invalid_value,
+    missing,
+    unknown_parameter,
+)
+
+from ..config import REASONING_EFFORTS, VOICES
+from ..models import profile_of
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "GaSessionSchema"]
 
@@ -22,8 +35,10 @@ DEFAULT_INSTRUCTIONS = (
 )
 _TOP = {
     "type", "model", "output_modalities", "instructions", "audio", "tools", "tool_choice",
-    "max_output_tokens", "tracing", "truncation", "include", "prompt",
+    "max_output_tokens", "tracing", "truncation", "include", "prompt", "reasoning", "parallel_tool_calls",
 }  # fmt: skip
+_REASONING_ONLY = {"reasoning", "parallel_tool_calls"}
+"""Keys only the reasoning models (the gpt-realtime-2 family) take; the others refuse them as unknown."""
 _TOOL_KEYS = {"type", "name", "description", "parameters"}
 _SERVER_VAD_KEYS = {
     "type",
@@ -150,7 +165,13 @@ class GaSessionSchema:
             path = f"session.{key}"
             if key == "type":
                 continue
-            if key == "model":
+            if key in _REASONING_ONLY and not _reasoning(session.get("model", current.get("model"))):
+                raise unknown_parameter(path)
+            if key == "reasoning":
+                new[key] = self._reasoning(value, path)
+            elif key == "parallel_tool_calls":
+                new[key] = _bool(value, path)
+            elif key == "model":
                 model = _str(value, path)
                 if model != current.get("model") and self.model_change == "reject":
                     raise RequestError("invalid_value", "Cannot update a session's model.", path)
@@ -190,6 +211,46 @@ class GaSessionSchema:
                 new[key] = value
         return new
 
+    def _reasoning(self, value: Any, path: str) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        reasoning = _obj(value, path)
+        _keys(reasoning, {"effort"}, path)
+        if reasoning.get("effort") not in REASONING_EFFORTS:
+            raise invalid_value(f"{path}.effort", reasoning.get("effort"), REASONING_EFFORTS)
+        return dict(reasoning)
+
+    # ------------------------------------------------------------------ what the connection acts on
+    def view(self, config: dict[str, Any]) -> SessionView:
+        inp, out = config["audio"]["input"], config["audio"]["output"]
+        td = inp.get("turn_detection")
+        detection = None
+        if td is not None and td["type"] == "server_vad":
+            detection = TurnDetection(
+                "server_vad", td["threshold"], td["silence_duration_ms"], td["prefix_padding_ms"],
+                td["create_response"], td["interrupt_response"], td.get("idle_timeout_ms"),
+            )  # fmt: skip
+        elif td is not None:
+            detection = TurnDetection(
+                "semantic_vad", silence_ms=InputAudio.semantic_silence_ms(td["eagerness"]),
+                create_response=td["create_response"], interrupt_response=td["interrupt_response"],
+            )  # fmt: skip
+        transcription = inp.get("transcription")
+        return SessionView(
+            model=config.get("model"),
+            instructions=config.get("instructions"),
+            voice=out.get("voice"),
+            output_modality="text" if config.get("output_modalities") == ["text"] else "audio",
+            turn_detection=detection,
+            transcription=transcription is not None,
+            transcription_model=(transcription or {}).get("model"),
+            tools=[{"name": t.get("name"), "description": t.get("description"), "parameters": t.get("parameters")}
+                   for t in config.get("tools") or () if t.get("type") == "function"],
+            max_output_tokens=config.get("max_output_tokens", "inf"),
+            input_rate=int((inp.get("format") or {}).get("rate", 24000)),
+            output_rate=int((out.get("format") or {}).get("rate", 24000)),
+        )
+
     def _modalities(self, value: Any, path: str) -> list[str]:
         if not isinstance(value, list):
             raise invalid_type(path, "an array", value)
@@ -216,7 +277,9 @@ class GaSessionSchema:
                 nr = given["noise_reduction"]
                 if nr is not None:
                     nr = _obj(nr, "session.audio.input.noise_reduction")
-                    _keys(nr, {"type"}, "session.audio.input.noise_reduction")
+                    _keys(nr, {"type", "strength"}, "session.audio.input.noise_reduction")
+                    if "strength" in nr:
+                        _num(nr["strength"], "session.audio.input.noise_reduction.strength", 0.0, 1.0)
                     if nr.get("type") not in ("near_field", "far_field"):
                         raise invalid_value(
                             "session.audio.input.noise_reduction.type", nr.get("type"), ("near_field", "far_field")
@@ -367,3 +430,11 @@ class GaSessionSchema:
             raise invalid_value(f"{path}.type", tr.get("type"), ("retention_ratio",))
         _num(tr.get("retention_ratio"), f"{path}.retention_ratio", 0.0, 1.0)
         return dict(tr)
+
+
+def _reasoning(model: Any) -> bool:
+    """Whether ``model`` is one of the reasoning models (unknown models are not)."""
+    try:
+        return profile_of(str(model)).reasoning
+    except ValueError:
+        return False

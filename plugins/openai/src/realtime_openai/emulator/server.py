@@ -1,41 +1,42 @@
 """The OpenAI Realtime emulator: an aiohttp server speaking the GA protocol on loopback.
 
-Routes (like ``api.openai.com``):
+Routes (like ``api.openai.com``), every answer with CORS headers so a browser page can call it as it calls
+the real API:
 
-* ``GET /v1/realtime?model=...`` — the WebSocket (Bearer key, or the browser subprotocols
-  ``realtime`` + ``openai-insecure-api-key.<key>``; ephemeral ``ek_`` secrets accepted);
+* ``GET /v1/realtime?model=...`` — the WebSocket (Bearer key, or the browser subprotocols ``realtime`` +
+  ``openai-insecure-api-key.<key>``; ephemeral ``ek_`` secrets accepted);
 * ``POST /v1/realtime/client_secrets`` — mints ``ek_`` secrets bound to a session configuration;
-* ``POST /v1/realtime/calls`` — WebRTC: the SDP offer (raw with an ``ek_`` key, or multipart ``sdp`` +
-  ``session``) answered by an aiortc peer on loopback (see :mod:`realtime_openai.emulator.webrtc`), and
-  ``POST /v1/realtime/calls/{call_id}/hangup``.
+* ``POST /v1/realtime/calls`` — WebRTC: the SDP offer answered by an aiortc peer on loopback
+  (:mod:`realtime_openai.emulator.webrtc`), and ``POST /v1/realtime/calls/{call_id}/hangup``.
 
-Open points of the protocol notes are constructor switches rather than baked-in guesses (see
-:class:`OpenAIEmulator`). Every server event sent is kept in :attr:`OpenAIEmulator.server_events` (for
-fidelity checks against the official SDK's models), every client event in ``received``.
+Refusals follow the live server (captured 2026-09): the WebSocket is accepted, then an ``error`` event and
+close **3000** for a bad key, **4000** for an unknown or missing model or the ``OpenAI-Beta`` header.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import secrets
 import time
-from collections import deque
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
 
 from realtime_core import ConfigurationError
-from realtime_core.emulator import Scenario, WebEmulator
+from realtime_core.emulator import Fault
 from realtime_core.errors import redact
+from realtime_openai_protocol.client_events import new_id
+from realtime_openai_protocol.emulator import OpenAIStyleEmulator, RequestError
 
-from ..config import DEFAULT_MODEL
-from ..dialect import GA, Dialect
-from ..protocol import new_id
-from .connection import EmulatedConnection
+from ..models import DEFAULT_MODEL, profile_of
+from .client_secrets import mint_client_secret
+from .ga_connection import GaConnection
+from .http_answers import cors_middleware, http_error, preflight
 from .schema import GaSessionSchema
-from .wire import RequestError
 
 if TYPE_CHECKING:
     from .webrtc import RtcConnection
@@ -46,152 +47,123 @@ TEST_API_KEY = "sk-emulator-0000-test-key"
 """The key :meth:`OpenAIEmulator.session_options` hands out (a test value, not a secret)."""
 
 
-def _http_error(
-    status: int, code: str | None, message: str, param: str | None = None, kind: str = "invalid_request_error"
-) -> web.Response:
-    return web.json_response({"error": {"message": message, "type": kind, "param": param, "code": code}}, status=status)
-
-
-class OpenAIEmulator(WebEmulator):
+class OpenAIEmulator(OpenAIStyleEmulator):
     """A loopback OpenAI Realtime server driven by a :class:`~realtime_core.emulator.Scenario`.
 
     :param api_key: the standard key it accepts (ephemeral secrets it minted are accepted too).
-    :param model: default model when the URL names none... it always needs one, like the real API.
-    :param max_session_seconds: session cap; at expiry it sends ``session_expired`` and closes
-        (3600 s on GA; tests shorten it).
-    :param auth_failure: a bad key gets HTTP 401 at the upgrade (``"http"``) or an ``error`` event
-        ``invalid_api_key`` after it (``"event"``); the real behaviour is unverified.
-    :param expire_close_code: close code after ``session_expired`` (unverified; 1000 by default).
-    :param rate_limits_at: ``rate_limits.updated`` at the ``"end"`` (after ``response.done``, as
-        captures suggest) or the ``"start"`` of each response (as a docstring says).
-    :param assistant_item_done: whether assistant items get ``conversation.item.done`` (unverified).
-    :param content_part_types: ``"audio"`` (``audio``/``text`` part types, as captured) or
-        ``"output_audio"`` (``output_audio``/``output_text``, as some newer fixtures show).
-    :param transcription_timing: input transcripts ``"after_response_created"`` (interleaved, as
-        observed) or ``"before_response"``.
-    :param truncate_error_code: the code of the "truncate past the end" error (unverified).
+    :param model: the model of a session minted without one.
+    :param models: the models it accepts (default: every model realtime-openai knows, dated snapshots too);
+        another gets ``invalid_model`` and close 4000, as on the live service.
+    :param auth_failure: a bad key gets ``"close"`` (an ``error`` event, then close 3000, as captured),
+        ``"event"`` (the error, then close 1008) or ``"http"`` (HTTP 401 at the upgrade).
+    :param bad_request: a request it cannot serve (unknown/missing model, ``OpenAI-Beta``) gets ``"close"``
+        (an ``error`` event, then close 4000, as captured) or ``"http"`` (HTTP 400 at the upgrade).
     :param server_vad_silence_ms: the ``silence_duration_ms`` the server fills in (doc 500, observed 200).
     :param model_change: ``"reject"`` or ``"accept"`` a ``session.update`` naming another model.
-    :param obfuscation: add ``obfuscation`` strings to transcript deltas (as the real server does).
-    :param commit_error_delay_ms: delay before ``input_audio_buffer_commit_empty`` (observed ~150 ms).
     :param webrtc_playout_speed: how much faster than real time reply audio plays out on a WebRTC call's
-        track (1.0, as a real peer; tests speed it up: the protocol does not care, the client attributes
-        frames by the data channel's ``output_audio_buffer.*`` events).
+        track (1.0, as a real peer).
     :param webrtc_truncated_event: whether the server-side truncation of a WebRTC barge-in also sends
-        ``conversation.item.truncated`` (unverified).
+        ``conversation.item.truncated``.
     :param webrtc_ice_failure: answer calls but never complete ICE (for tests of connection failures).
-    :param webrtc_max_message_size: the data channel message limit the answer advertises (default:
-        aiortc's 262144; the real server's is unknown, and clients must respect whatever it says).
-    :param dialect: the event names (GA by default).
-    :param schema: the session rules (:class:`GaSessionSchema` by default). ``dialect``, ``schema``,
-        :attr:`ws_path` and :attr:`input_sample_rate` are where a variant of the protocol (the beta names
-        and flat session of DashScope's Qwen-Omni, say) plugs in.
+    :param webrtc_max_message_size: the data channel message limit the answer advertises.
+    :param options: the protocol's switches (:class:`~realtime_openai_protocol.emulator.OpenAIStyleEmulator`:
+        ``transcription_timing``, ``transcription_usage``, ``obfuscation``, ``item_object``, ``rate_limits_at``...)
+        and the framework's (``scenario``, ``tls``, ``latency``...).
     """
 
     provider = "openai"
-    output_sample_rate = 24000
-    input_sample_rate: ClassVar[int] = 24000
-    """Rate of ``input_audio_buffer.append`` audio (a dialect with another rate overrides it)."""
-    ws_path: ClassVar[str] = "/v1/realtime"
-    interrupt_facts = ("cancel", "truncate")
+    fault_kinds = OpenAIStyleEmulator.fault_kinds | {"go_away"}
+    """``go_away`` closes with 1001 "going away": GA has no announcement, this is the closest the server does."""
 
     def __init__(
         self,
         *,
-        scenario: Scenario | None = None,
-        tls: bool = False,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        log_limit: int = 20000,
         api_key: str = TEST_API_KEY,
         model: str = DEFAULT_MODEL,
-        max_session_seconds: float = 3600.0,
-        auth_failure: Literal["http", "event"] = "http",
-        expire_close_code: int = 1000,
-        rate_limits_at: Literal["end", "start"] = "end",
-        assistant_item_done: bool = True,
-        content_part_types: Literal["audio", "output_audio"] = "audio",
-        transcription_timing: Literal["after_response_created", "before_response"] = "after_response_created",
-        truncate_error_code: str = "invalid_value",
+        models: Iterable[str] | None = None,
+        auth_failure: Literal["close", "event", "http"] = "close",
+        bad_request: Literal["close", "http"] = "close",
         server_vad_silence_ms: int = 200,
         model_change: Literal["reject", "accept"] = "reject",
-        obfuscation: bool = True,
-        commit_error_delay_ms: float = 0.0,
         webrtc_playout_speed: float = 1.0,
         webrtc_truncated_event: bool = True,
         webrtc_ice_failure: bool = False,
         webrtc_max_message_size: int | None = None,
-        dialect: Dialect = GA,
-        schema: GaSessionSchema | None = None,
+        schema: Any = None,
+        **options: Any,
     ) -> None:
-        super().__init__(scenario=scenario, tls=tls, host=host, port=port, log_limit=log_limit)
-        choices: dict[str, tuple[object, tuple[object, ...]]] = {
-            "auth_failure": (auth_failure, ("http", "event")),
-            "rate_limits_at": (rate_limits_at, ("end", "start")),
-            "content_part_types": (content_part_types, ("audio", "output_audio")),
-            "transcription_timing": (transcription_timing, ("after_response_created", "before_response")),
-            "model_change": (model_change, ("reject", "accept")),
-        }
-        for name, (value, allowed) in choices.items():
+        for name, value, allowed in (("auth_failure", auth_failure, ("close", "event", "http")),
+                                     ("bad_request", bad_request, ("close", "http")),
+                                     ("model_change", model_change, ("reject", "accept"))):  # fmt: skip
             if value not in allowed:
                 raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}")
-        if max_session_seconds <= 0:
-            raise ConfigurationError("max_session_seconds must be positive")
         if not 0 < webrtc_playout_speed <= 100:
             raise ConfigurationError("webrtc_playout_speed must be in (0, 100]")
+        rules = schema or GaSessionSchema(server_vad_silence_ms=server_vad_silence_ms, model_change=model_change)
+        super().__init__(rules=rules, **options)
         self.api_key = api_key
         self.model = model
-        self.max_session_seconds = float(max_session_seconds)
+        self.models = frozenset(models) if models is not None else None
         self.auth_failure = auth_failure
-        self.expire_close_code = int(expire_close_code)
-        self.rate_limits_at = rate_limits_at
-        self.assistant_item_done = assistant_item_done
-        self.content_part_types = content_part_types
-        self.transcription_timing = transcription_timing
-        self.truncate_error_code = truncate_error_code
-        self.obfuscation = obfuscation
-        self.commit_error_delay_ms = float(commit_error_delay_ms)
+        self.bad_request = bad_request
         self.webrtc_playout_speed = float(webrtc_playout_speed)
         self.webrtc_truncated_event = webrtc_truncated_event
         self.webrtc_ice_failure = webrtc_ice_failure
         self.webrtc_max_message_size = webrtc_max_message_size
-        self.dialect = dialect
-        self.schema = schema or GaSessionSchema(server_vad_silence_ms=server_vad_silence_ms, model_change=model_change)
-        self.server_events: deque[tuple[int, dict[str, Any]]] = deque(maxlen=log_limit)
-        """``(connection, event)`` for every server event sent, oldest first."""
-        self.responses_total = 0
-        self._live: dict[int, EmulatedConnection] = {}
+        self.secrets: dict[str, tuple[float, dict[str, Any]]] = {}
+        """Ephemeral client secrets minted: value → (expiry, the session bound to it)."""
         self._calls_by_id: dict[str, RtcConnection] = {}
         self._call_tasks: set[asyncio.Task[Any]] = set()
-        self._secrets: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._texts: dict[str, int] = {}
-        self._calls: dict[str, int] = {}
+        self._live: dict[int, Any] = {}  # realtime-qwen 0.2's connections (see realtime_openai.compat)
 
-    # ------------------------------------------------------------------ addresses
+    @property
+    def schema(self) -> Any:
+        """The session rules (:class:`GaSessionSchema`)."""
+        return self.rules
+
+    # ------------------------------------------------------------------ addresses and credentials
     @property
     def url(self) -> str:
         """The WebSocket endpoint (add ``?model=...``)."""
-        return f"{self.ws_base_url}{self.ws_path}"
+        return f"{self.ws_base_url}/v1/realtime"
 
     def session_options(self) -> dict[str, Any]:
         """``base_url``, ``api_key`` and ``ca_file`` for :class:`~realtime_openai.OpenAIRealtime`."""
         return {"base_url": f"{self.base_url}/v1", "api_key": self.api_key, "ca_file": self.ca_file}
 
+    def urls(self) -> dict[str, str]:
+        return {
+            "websocket": f"{self.url}?model={self.model}",
+            "rest": f"{self.base_url}/v1",
+            "client_secrets": f"{self.base_url}/v1/realtime/client_secrets",
+            "webrtc_calls": f"{self.base_url}/v1/realtime/calls",
+        }
+
+    def credentials(self) -> dict[str, str]:
+        """The standard key, and every unexpired ephemeral secret minted so far."""
+        now = time.time()
+        minted = {f"client_secret_{i}": key for i, (key, (expiry, _)) in enumerate(self.secrets.items(), 1) if expiry > now}
+        return {"api_key": self.api_key, **minted}
+
     def setup_routes(self, app: web.Application) -> None:
-        app.router.add_get(self.ws_path, self._websocket)
+        app.middlewares.append(cors_middleware)
+        app.router.add_get("/v1/realtime", self._websocket)
         app.router.add_post("/v1/realtime/client_secrets", self._client_secrets)
         app.router.add_post("/v1/realtime/calls", self._rtc_call)
         app.router.add_post("/v1/realtime/calls/{call_id}/hangup", self._rtc_hangup)
+        for path in ("/v1/realtime/client_secrets", "/v1/realtime/calls", "/v1/realtime/calls/{call_id}/hangup"):
+            app.router.add_route("OPTIONS", path, preflight)
+
+    async def start(self) -> None:
+        await super().start()
+        if importlib.util.find_spec("aiortc") is not None:
+            # load aiortc now, off the loop: a first call would otherwise wait 1-4 s for it inside the request
+            await asyncio.to_thread(importlib.import_module, "realtime_openai.emulator.webrtc")
 
     async def _shutdown(self) -> None:
         calls = list(self._calls_by_id.values())
-        for conn in calls:
-            await conn.close(1001, "emulator shutting down")
-        for conn in calls:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2.0):
-                    await conn.ended.wait()
-            await conn.teardown()
+        await asyncio.gather(*(c.close(1001, "emulator shutting down") for c in calls), return_exceptions=True)
+        await asyncio.gather(*(c.shutdown() for c in calls), return_exceptions=True)
         tasks = [t for t in self._call_tasks if not t.done()]
         for task in tasks:
             task.cancel()
@@ -200,19 +172,17 @@ class OpenAIEmulator(WebEmulator):
         await super()._shutdown()
 
     # ------------------------------------------------------------------ test helpers
-    def server_events_of(self, connection: int | None = None, kind: str | None = None) -> list[dict[str, Any]]:
-        """Server events sent (on one connection, of one type)."""
-        return [
-            e
-            for c, e in self.server_events
-            if (connection is None or c == connection) and (kind is None or e["type"] == kind)
-        ]
+    def connection(self, number: int | None = None) -> Any:
+        """A live connection (the newest by default): WebSocket or WebRTC call.
 
-    def connection(self, number: int | None = None) -> EmulatedConnection:
-        """A live connection (the newest by default)."""
-        if not self._live:
+        :raises LookupError: when there is none (with that number)."""
+        live: dict[int, Any] = {**self.open_connections, **self._live}
+        if not live:
             raise LookupError("no live connection")
-        return self._live[number if number is not None else max(self._live)]
+        try:
+            return live[number if number is not None else max(live)]
+        except KeyError:
+            raise LookupError(f"connection {number} is not live") from None
 
     async def inject(self, event: dict[str, Any] | str, connection: int | None = None) -> None:
         """Send a server event (a dict, or raw text for malformed frames) on a live connection."""
@@ -224,16 +194,18 @@ class OpenAIEmulator(WebEmulator):
 
     async def expire(self, connection: int | None = None) -> None:
         """End a connection now as if it hit the session cap."""
-        await self.connection(connection).expire()
+        await self.connection(connection).expire(Fault(kind="expire"))
 
     async def partition(self, connection: int | None = None) -> None:
         """WebRTC: the network to a call dies silently (no close, no packet: the client must notice)."""
-        from .webrtc import RtcConnection
-
         conn = self.connection(connection)
-        if not isinstance(conn, RtcConnection):
+        if not hasattr(conn, "partition"):
             raise TypeError("partition() applies to WebRTC calls")
         await conn.partition()
+
+    def log_server_event(self, connection: int, event: dict[str, Any]) -> None:
+        """realtime-qwen 0.2's connections log here (see realtime_openai.compat)."""
+        self.server_events.append((connection, event))
 
     # ------------------------------------------------------------------ WebRTC calls
     def call(self, call_id: str) -> RtcConnection | None:
@@ -253,15 +225,12 @@ class OpenAIEmulator(WebEmulator):
 
     def call_started(self, conn: RtcConnection) -> None:
         self._calls_by_id[conn.call_id] = conn
-        self._live[conn.number] = conn
 
     def call_ended(self, conn: RtcConnection) -> None:
         self._calls_by_id.pop(conn.call_id, None)
-        if self._live.get(conn.number) is conn:
-            del self._live[conn.number]
 
     async def _rtc_call(self, request: web.Request) -> web.StreamResponse:
-        from .webrtc import answer_call  # lazy: aiortc loads on the first call only
+        from .webrtc import answer_call  # loaded at start() already when aiortc is installed
 
         return await answer_call(self, request)
 
@@ -270,30 +239,8 @@ class OpenAIEmulator(WebEmulator):
 
         return await hangup_call(self, request)
 
-    # ------------------------------------------------------------------ used by connections
-    def log_server_event(self, connection: int, event: dict[str, Any]) -> None:
-        self.server_events.append((connection, event))
-
-    def part_type(self, audio: bool) -> str:
-        if self.content_part_types == "output_audio":
-            return "output_audio" if audio else "output_text"
-        return self.dialect.audio_part if audio else self.dialect.text_part
-
-    def remember_text(self, text: str, connection: int) -> None:
-        if text:
-            self._texts[text] = min(connection, self._texts.get(text, connection))
-
-    def seen_text(self, text: object, connection: int) -> bool:
-        return isinstance(text, str) and self._texts.get(text, connection) < connection
-
-    def remember_call(self, call_id: str, connection: int) -> None:
-        self._calls[call_id] = min(connection, self._calls.get(call_id, connection))
-
-    def seen_call(self, call_id: object, connection: int) -> bool:
-        return isinstance(call_id, str) and self._calls.get(call_id, connection) < connection
-
     # ------------------------------------------------------------------ auth
-    def _key_of(self, request: web.Request) -> tuple[str | None, list[str]]:
+    def key_of(self, request: web.Request) -> tuple[str | None, list[str]]:
         offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         auth = request.headers.get("Authorization", "")
         if auth.startswith("Bearer "):
@@ -303,112 +250,88 @@ class OpenAIEmulator(WebEmulator):
                 return proto[len("openai-insecure-api-key.") :], offered
         return None, offered
 
-    def _session_for_key(self, key: str | None) -> tuple[bool, dict[str, Any] | None]:
+    def session_for_key(self, key: str | None) -> tuple[bool, dict[str, Any] | None]:
         """(valid, the session bound to an ephemeral secret)."""
         if key is None:
             return False, None
         if secrets.compare_digest(key, self.api_key):
             return True, None
-        entry = self._secrets.get(key)
+        entry = self.secrets.get(key)
         if entry is not None and entry[0] > time.time():
             return True, entry[1]
         return False, None
 
     @staticmethod
-    def _bad_key_message(key: str | None) -> str:
+    def bad_key_message(key: str | None) -> str:
         if not key:
             return "You didn't provide an API key. Provide it in the Authorization header (Bearer auth)."
         shown = redact(key[:3] + "-" + "*" * 4 + key[-4:]) if len(key) > 8 else "***"
         return f"Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys."
 
+    def known_model(self, model: str) -> bool:
+        if self.models is not None:
+            return model in self.models
+        try:
+            profile_of(model)
+        except ConfigurationError:
+            return False
+        return True
+
+    def refusal(self, key: str | None, valid: bool, bound: dict[str, Any] | None, model: str | None,
+                beta: bool) -> tuple[int, str, str, str | None] | None:  # fmt: skip
+        """Why the session cannot start: (close code, error code, message, param), or None."""
+        if not valid:
+            return 3000, "invalid_api_key", self.bad_key_message(key), None
+        if beta:
+            return 4000, "beta_api_shape_disabled", "The beta Realtime API shape is disabled; drop the OpenAI-Beta header.", None
+        if bound is None and not model:
+            return 4000, "missing_model", "Missing required parameter: 'model'.", "model"
+        if model and not self.known_model(model):
+            return 4000, "invalid_model", f"The model '{model}' does not exist or you do not have access to it.", "model"
+        return None
+
     # ------------------------------------------------------------------ WebSocket
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        key, offered = self._key_of(request)
-        if request.headers.get("OpenAI-Beta"):
-            return _http_error(
-                400,
-                "unsupported_protocol",
-                "This emulator speaks the GA Realtime protocol only; drop the OpenAI-Beta header.",
-            )
-        model = request.query.get("model")
         if request.query.get("call_id") or request.query.get("intent"):
-            return _http_error(
-                400, "invalid_value", "This emulator implements realtime sessions by model only (no call_id or intent)."
-            )
-        valid, bound = self._session_for_key(key)
-        if not valid and self.auth_failure == "http":
-            return _http_error(401, "invalid_api_key", self._bad_key_message(key))
-        if bound is None and not model and valid:
-            return _http_error(400, "missing_required_parameter", "Missing required parameter: 'model'.", "model")
-        ws = web.WebSocketResponse(
-            protocols=("realtime",) if "realtime" in offered else (),
-            max_msg_size=32 * 1024 * 1024,
-            compress=False,
-        )
+            return http_error(400, "invalid_value", "This emulator implements realtime sessions by model only (no call_id or intent).")
+        key, offered = self.key_of(request)
+        valid, bound = self.session_for_key(key)
+        model = request.query.get("model")
+        refused = self.refusal(key, valid, bound, model, bool(request.headers.get("OpenAI-Beta")))
+        if refused is not None:
+            close_code, code, message, param = refused
+            http = self.auth_failure == "http" if close_code == 3000 else self.bad_request == "http"
+            if http:
+                return http_error(401 if close_code == 3000 else 400, code, message, param)
+            if close_code == 3000 and self.auth_failure == "event":
+                close_code = 1008
+            return await self._refuse(request, offered, RequestError(code, message, param), close_code)
+        config = dict(bound) if bound is not None else self.schema.defaults(model or self.model)
+        if model and bound is not None:
+            config["model"] = model
+
+        def connection(emu: OpenAIEmulator, req: web.Request, ws: web.WebSocketResponse, number: int) -> GaConnection:
+            return GaConnection(emu, req, ws, number, config)
+
+        protocols = ("realtime",) if "realtime" in offered else ()
+        return await self.serve_websocket(request, connection, protocols=protocols, max_msg_size=32 * 1024 * 1024, compress=False)
+
+    async def _refuse(self, request: web.Request, offered: list[str], error: RequestError, code: int) -> web.StreamResponse:
+        """The live server's way: accept the upgrade, send the error, close with ``code``."""
+        ws = web.WebSocketResponse(protocols=("realtime",) if "realtime" in offered else (), compress=False)
         await ws.prepare(request)
         self.track(ws)
         try:
-            if not valid:  # auth_failure == "event"
-                payload = RequestError("invalid_api_key", self._bad_key_message(key), None).payload()
-                await ws.send_json({"event_id": new_id("event"), "type": "error", "error": payload})
-                await ws.close(code=1008, message=b"invalid api key")
-                return ws
-            config = dict(bound) if bound is not None else self.schema.defaults(model or self.model)
-            if model and bound is not None:
-                config["model"] = model
-            number = self.new_connection()
-            conn = EmulatedConnection(self, ws, request, number, config)
-            self._live[number] = conn
-            try:
-                await conn.run()
-            finally:
-                self._live.pop(number, None)
+            await ws.send_json({"event_id": new_id("event"), "type": "error", "error": error.payload()})
+            with contextlib.suppress(Exception):
+                await ws.close(code=code, message=(error.code or "").encode()[:120])
         finally:
             self.untrack(ws)
         return ws
 
     # ------------------------------------------------------------------ client secrets
     async def _client_secrets(self, request: web.Request) -> web.Response:
-        key, _ = self._key_of(request)
+        key, _ = self.key_of(request)
         if key is None or not secrets.compare_digest(key, self.api_key):
-            return _http_error(401, "invalid_api_key", self._bad_key_message(key))
-        try:
-            body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            return _http_error(400, "invalid_json", "We could not parse the JSON body of your request.")
-        if not isinstance(body, dict):
-            return _http_error(400, "invalid_type", "Invalid type for body: expected an object.")
-        for name in body:  # pyright: ignore[reportUnknownVariableType]
-            if name not in ("expires_after", "session"):
-                return _http_error(400, "unknown_parameter", f"Unknown parameter: '{name}'.", str(name))  # pyright: ignore[reportUnknownArgumentType]
-        seconds = 600
-        expires_after = body.get("expires_after")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        if expires_after is not None:
-            if not isinstance(expires_after, dict) or expires_after.get("anchor", "created_at") != "created_at":  # pyright: ignore[reportUnknownMemberType]
-                return _http_error(
-                    400,
-                    "invalid_value",
-                    "Invalid 'expires_after': anchor must be 'created_at'.",
-                    "expires_after.anchor",
-                )
-            seconds = expires_after.get("seconds", 600)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-            if isinstance(seconds, bool) or not isinstance(seconds, int) or not 10 <= seconds <= 7200:
-                return _http_error(
-                    400,
-                    "invalid_value",
-                    "Invalid 'expires_after.seconds': expected an integer between 10 and 7200.",
-                    "expires_after.seconds",
-                )
-        session: Any = body.get("session") or {"type": "realtime"}  # pyright: ignore[reportUnknownMemberType]
-        model = session.get("model") if isinstance(session, dict) else None  # pyright: ignore[reportUnknownMemberType]
-        base = self.schema.defaults(model if isinstance(model, str) else self.model)
-        try:
-            config = self.schema.apply_update(base, session, audio_produced=False)
-        except RequestError as exc:
-            return _http_error(400, exc.code, exc.message, exc.param)
-        value = "ek_" + secrets.token_hex(16)
-        expires_at = int(time.time()) + int(seconds)  # pyright: ignore[reportUnknownArgumentType]
-        self._secrets[value] = (float(expires_at), config)
-        return web.json_response(
-            {"value": value, "expires_at": expires_at, "session": self.schema.echo(config, new_id("sess"), 0)}
-        )
+            return http_error(401, "invalid_api_key", self.bad_key_message(key))
+        return await mint_client_secret(self, request)
