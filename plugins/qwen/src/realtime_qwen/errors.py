@@ -38,6 +38,7 @@ __all__ = [
     "error_from_payload",
     "is_fatal",
     "is_idle_close",
+    "is_commit_refusal",
     "is_no_active_response",
 ]
 
@@ -83,6 +84,13 @@ def is_fatal(error: RealtimeError) -> bool:
 def is_no_active_response(payload: Mapping[str, Any]) -> bool:
     """The error a ``response.cancel`` gets when the response already ended (a harmless race)."""
     return "no active response" in str(payload.get("message") or "").lower()
+
+
+def is_commit_refusal(message: str) -> bool:
+    """Whether an error naming no event reads like the refusal of an ``input_audio_buffer.commit``: the
+    observed "Internal service error: null" (a commit with VAD on) or a message about the buffer or commit."""
+    text = message.lower()
+    return "internal service error" in text or "commit" in text or "buffer" in text
 
 
 def is_idle_close(code: int | None, reason: str) -> bool:

@@ -26,7 +26,7 @@ from realtime_core import RealtimeError, SessionCore
 from realtime_openai_protocol import ProtocolHost, ServerEventHandler, ToolCallDraft, emit_transcription_usage
 
 from .config import OUTPUT_SAMPLE_RATE
-from .errors import IMAGE_BEFORE_AUDIO
+from .errors import IMAGE_BEFORE_AUDIO, is_commit_refusal
 from .protocol import DASHSCOPE
 from .transcripts import ReplyTextHold, UserTranscripts
 from .transport import InputBuffer
@@ -157,7 +157,8 @@ class QwenEventHandler(ServerEventHandler):
             self.buffer.server_committed()
             log.debug("qwen: a video frame raced a commit and was refused; the next one follows fresh audio")
             return
-        if self._commit is not None and payload.get("event_id") in (None, self._commit[0]):  # pyright: ignore[reportUnknownMemberType]
+        pending = self._commit
+        if pending is not None and (payload.get("event_id") == pending[0] or (payload.get("event_id") is None and is_commit_refusal(message))):  # pyright: ignore[reportUnknownMemberType]
             self._resolve_commit(False)
         super()._on_error(msg)
 

@@ -110,7 +110,6 @@ class QwenEmulator(OpenAIStyleEmulator):
         max_image_fps: float | None = None,
         **options: Any,
     ) -> None:
-        options.setdefault("transcription_usage", "none")  # DashScope documents no transcription usage
         options.setdefault("item_object", True)
         super().__init__(
             rules=DashScopeSchema(), dialect=DASHSCOPE, max_session_seconds=max_session_seconds,
