@@ -71,11 +71,12 @@ def test_no_module_imports_realtime_openai() -> None:
     offenders: list[str] = []
     for path in sorted(SRC.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
+            else:
+                continue
             for name in names:
                 if name == "realtime_openai" or name.startswith("realtime_openai."):
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {name}")

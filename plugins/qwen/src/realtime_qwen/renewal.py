@@ -42,7 +42,7 @@ class CapRenewal:
             return
         loop = asyncio.get_running_loop()
         cap, margin = self._max_seconds, self._margin_s
-        self._timers = [loop.call_later(cap - margin, self._near), loop.call_later(cap - margin / 4, self._renew)]
+        self._timers = [loop.call_later(cap - margin, self.near), loop.call_later(cap - margin / 4, self.force)]
 
     def cancel(self) -> None:
         """The connection is being replaced or closed."""
@@ -54,14 +54,16 @@ class CapRenewal:
     def response_ended(self) -> None:
         """A reply ended: renew now if the cap is near and nothing else goes on."""
         if self.pending and self._quiet():
-            self._renew()
+            self.force()
 
-    def _near(self) -> None:
+    def near(self) -> None:
+        """The cap is ``margin_s`` away (the first timer): renew now if quiet, else at the next quiet moment."""
         if self._quiet():
-            self._renew()
+            self.force()
         else:
             self.pending = True
 
-    def _renew(self) -> None:
+    def force(self) -> None:
+        """Renew now (the second timer: the cap is too close to wait for a quiet moment any longer)."""
         self.cancel()
         self._core.renew(REASON)
