@@ -365,6 +365,7 @@ class QwenRealtime(Realtime):
         transport = self._transport
         if transport is None:
             raise ConnectionFailedError("not connected", provider=self.provider_name)  # core keeps the chunk
+        transport.audio_going_out(pcm)
         try:
             await transport.send_audio(pcm)
         except ConnectionFailedError:
@@ -425,7 +426,9 @@ class QwenRealtime(Realtime):
         if not transport.buffer.audio_since_commit:
             if not self._video_prime_ms:
                 return  # DashScope refuses images before audio: wait for the app's microphone
-            await transport.send_audio(PcmData.silence(self._video_prime_ms, INPUT_SAMPLE_RATE))
+            prime = PcmData.silence(self._video_prime_ms, INPUT_SAMPLE_RATE)
+            transport.audio_going_out(prime)
+            await transport.send_audio(prime)
         await transport.send_image(data)
 
     # ------------------------------------------------------------------ interruption

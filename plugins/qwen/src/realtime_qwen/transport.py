@@ -58,6 +58,7 @@ class InputBuffer:
 class QwenTransport(WebSocketRealtimeTransport):
     """See the module docstring. Audio that could not be sent goes back to core, which replays it on the new
     connection (or reports it lost): the session keeps the send's error away from core's audio wrapper.
+    Microphone audio goes through the inherited :meth:`send_audio` after :meth:`audio_going_out`.
 
     :param buffer: the connection's :class:`InputBuffer` (the handler resets it on the server's commits).
     """
@@ -86,12 +87,12 @@ class QwenTransport(WebSocketRealtimeTransport):
         )
         self.buffer = buffer
 
-    async def send_audio(self, pcm: PcmData) -> None:
-        """Send microphone audio (PCM16 mono at 16 kHz), coalesced into appends."""
+    def audio_going_out(self, pcm: PcmData) -> None:
+        """Account for microphone audio about to go through :meth:`send_audio` (called by the session before
+        it, rather than from an override: one coroutine less per chunk on the hot path)."""
         buffer = self.buffer
-        buffer.uncommitted_ms += pcm.duration_ms
+        buffer.uncommitted_ms += pcm.frames / 16.0  # ms at 16 kHz
         buffer.audio_since_commit = True  # an image sent after this flushes the audio first
-        await super().send_audio(pcm)
 
     async def send_image(self, jpeg: bytes) -> None:
         """Send one JPEG with ``input_image_buffer.append``, after the audio held back for coalescing."""

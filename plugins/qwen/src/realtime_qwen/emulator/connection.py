@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from realtime_core.emulator import Fault, PlannedTurn, Reply
+from realtime_core.emulator import Fault, PlannedTurn, Reply, audio_format, tool_spec
 from realtime_openai_protocol.client_events import new_id
 from realtime_openai_protocol.emulator import (
     InputAudio,
@@ -98,6 +98,17 @@ class QwenConnection(OpenAIStyleConnection["QwenEmulator"]):
         self.close_after_expiry()
         self.spawn(self._idle_watch(), "idle")
         await self.send({"type": "session.created", "session": self.emulator.dashscope_schema.created(self.config, self.session_id)})
+
+    def note_session(self) -> None:
+        """The ``session_configured`` fact: everything DashScope's session object carries, sampling included."""
+        view, config = self.view, self.config
+        self.note_config(
+            model=view.model, instructions=view.instructions, voice=view.voice, output_modality=view.output_modality,
+            tools=[tool_spec(str(t.get("name")), t.get("description"), t.get("parameters")) for t in view.tools],
+            input_audio=audio_format(16000), output_audio=audio_format(24000),  # PCM16 whatever the label (pcm24: its rate)
+            turn_detection="manual" if view.turn_detection is None else "server", input_transcription=view.transcription,
+            temperature=config.get("temperature"), max_output_tokens=config.get("max_tokens"),
+        )  # fmt: skip
 
     async def on_session_update(self, msg: dict[str, Any]) -> None:
         if "session" not in msg:
