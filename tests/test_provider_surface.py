@@ -36,9 +36,7 @@ EXEMPT = {"broken.py"}  # the kit's deliberately broken variants reach inside on
 # realtime-openai keeps realtime-qwen 0.2's session-taking constructors until qwen stands on
 # realtime-openai-protocol (issue 11); delete this with realtime_openai/compat
 EXEMPT_DIRS = {"plugins/openai/src/realtime_openai/compat"}
-NOT_YET_MIGRATED: dict[str, str] = {
-    "qwen": "not yet on the documented plugin layout (issue 11)",
-}
+NOT_YET_MIGRATED: dict[str, str] = {}
 
 
 class _Probe(Realtime):

@@ -1,8 +1,13 @@
-"""Fixtures: a real Qwen emulator on 127.0.0.1 and sessions pointed at it (torn down after each test)."""
+"""Fixtures: a real Qwen emulator on 127.0.0.1 and sessions pointed at it (torn down after each test).
+
+``REALTIME_TEST_LATENCY=realistic`` runs every test against emulators with realistic latency (about 450 ms to
+a reply's first audio, real-time pacing) instead of none; tests that name a latency keep theirs.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,6 +27,7 @@ async def emulator() -> AsyncIterator[EmulatorFactory]:
     made: list[QwenEmulator] = []
 
     async def make(scenario: Scenario | None = None, **options: Any) -> QwenEmulator:
+        options.setdefault("latency", os.environ.get("REALTIME_TEST_LATENCY") or None)
         emu = QwenEmulator(scenario=scenario, **options)
         await emu.start()
         made.append(emu)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from realtime_core import PcmData, Realtime, ReconnectPolicy
+from realtime_core import PcmData, Realtime, RealtimeErrorEvent, ReconnectPolicy
 from realtime_core.emulator import Reply, Scenario, Turn
 from realtime_core.testing import EventRecorder, client_messages, speech_tone, stream_audio
 from realtime_core.testing import speak as speak_turn
@@ -22,6 +22,8 @@ PLUS = "qwen3.5-omni-plus-realtime"
 FLASH35 = "qwen3.5-omni-flash-realtime"
 FLASH3 = "qwen3-omni-flash-realtime"
 TURBO = "qwen-omni-turbo-realtime"
+FLASH38 = "qwen3.8-omni-flash-realtime"
+LATENCIES = ["none", "realistic"]
 
 
 def turn(text: str = "Sure, here you go.", *, audio_ms: float | None = 600, **reply: Any) -> Turn:
@@ -58,3 +60,11 @@ def client_events(emu: QwenEmulator, kind: str | None = None, connection: int | 
 
 def server_types(emu: QwenEmulator, connection: int | None = None) -> list[str]:
     return [e["type"] for e in emu.server_events_of(connection)]
+
+
+async def barrier(emu: QwenEmulator, rec: EventRecorder) -> None:
+    """Return once the session handled every server event sent so far: the emulator sends an ``error`` the
+    session reports as an error event (DashScope has no harmless event a session reports on its own)."""
+    mark = rec.mark()
+    await emu.inject({"type": "error", "error": {"type": "server_error", "code": "barrier", "message": "barrier"}})
+    await rec.wait_for(RealtimeErrorEvent, lambda e: getattr(e.error, "code", None) == "barrier", after=mark)

@@ -2,7 +2,8 @@
 
 Each profile runs with text replies (``modality="text"``) and manual turns (``turn_detection=None``) as its
 variants. The qwen3.5 profiles run with the emulator's switches flipped on the second one (a response.done
-after a cancel, transcripts before the response, over TLS) so the client is shown not to depend on them.
+after a cancel, transcripts before the response, over TLS) so the client is shown not to depend on them;
+qwen3.8 (on a workspace endpoint, no ``session.finished``) runs under the realistic latency profile.
 """
 
 from __future__ import annotations
@@ -52,5 +53,14 @@ class TestQwenTurboConformance(ConformanceSuite, ProviderFixtures):
     label = "qwen (qwen-omni-turbo-realtime)"
     session_options: ClassVar[dict[str, Any]] = {"model": "qwen-omni-turbo-realtime"}
     emulator_options: ClassVar[dict[str, Any]] = {"cancel_response_done": False}
+    text_mode_options: ClassVar[dict[str, Any] | None] = _VARIANTS["text_mode_options"]
+    manual_turn_options: ClassVar[dict[str, Any] | None] = _VARIANTS["manual_turn_options"]
+
+
+class TestQwen38Conformance(ConformanceSuite, ProviderFixtures):
+    provider = "qwen"
+    label = "qwen (qwen3.8-omni-flash-realtime; workspace, realistic latency)"
+    session_options: ClassVar[dict[str, Any]] = {"model": "qwen3.8-omni-flash-realtime", "workspace": "ws-kit"}
+    emulator_options: ClassVar[dict[str, Any]] = {"latency": "realistic"}
     text_mode_options: ClassVar[dict[str, Any] | None] = _VARIANTS["text_mode_options"]
     manual_turn_options: ClassVar[dict[str, Any] | None] = _VARIANTS["manual_turn_options"]

@@ -1,8 +1,10 @@
 """Fidelity against the official ``dashscope`` SDK (a test-only dependency) and the documented event shapes.
 
-* The SDK's own Omni realtime client (threaded, on ``websocket-client``; run in a worker thread, never on the
-  event loop) drives the emulator through a spoken turn with an image, and ends the session with
-  ``session.finish``: the emulator must be good enough for the official client.
+* The SDK's own Omni realtime clients (threaded, on ``websocket-client``; run in a worker thread, never on
+  the event loop) drive the emulator: the 1.x ``OmniRealtimeConversation`` through a spoken turn with an
+  image, and the 2.x ``client.audio.realtime`` session through a qwen3.8 manual turn with its nested session
+  shape on a workspace endpoint; both end with ``session.finish``: the emulator must be good enough for the
+  official clients.
 * Every client event, the SDK's and the plugin's (driven through every feature it has), is checked against
   the shapes the DashScope docs and the SDK document (protocol notes §2-§3).
 """
@@ -16,6 +18,7 @@ import threading
 from typing import Any
 
 import numpy as np
+import pytest
 
 from realtime_core import PcmData, RealtimeAudioOutputDoneEvent, RealtimeAudioOutputEvent, RealtimeToolCallFinishedEvent
 from realtime_core.emulator import Reply, ToolCallSpec, Turn
@@ -24,6 +27,7 @@ from realtime_qwen.emulator import QwenEmulator
 
 from .helpers import (
     FLASH3,
+    FLASH38,
     PLUS,
     TURBO,
     USER_TEXT,
@@ -53,6 +57,7 @@ _SESSION = {
     "modalities", "voice", "input_audio_format", "output_audio_format", "instructions", "smooth_output",
     "input_audio_transcription", "turn_detection", "tools", "tool_choice", "enable_search", "search_options",
     "temperature", "top_p", "top_k", "max_tokens", "repetition_penalty", "presence_penalty", "seed",
+    "audio",  # the SDK's qwen3.8 shape: audio.{input,output}.format and audio.output.voice
 }  # fmt: skip
 _TURN = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response", "interrupt_response", "idle_timeout_ms"}
 
@@ -87,6 +92,9 @@ def _check_session(session: dict[str, Any]) -> None:
     if "modalities" in session:
         assert sorted(session["modalities"]) in (["text"], ["audio", "text"])
     assert session.get("input_audio_format", "pcm16") in ("pcm16", "pcm")
+    audio = session.get("audio") or {}
+    assert set(audio) <= {"input", "output"} and set(audio.get("input", {})) <= {"format"}
+    assert set(audio.get("output", {})) <= {"format", "voice"}
     assert session.get("output_audio_format", "pcm24") in ("pcm16", "pcm24", "pcm")
     transcription = session.get("input_audio_transcription")
     assert transcription is None or set(transcription) <= {"model", "language", "corpus"}
@@ -176,6 +184,56 @@ async def test_the_official_sdk_drives_the_emulator(emulator: EmulatorFactory) -
         check_documented(event)  # the table of documented shapes agrees with the official client
     update = next(e for e in sdk_events if e["type"] == "session.update")["session"]
     assert update["input_audio_transcription"] == {"model": None} and update["input_audio_format"] == "pcm16"
+
+
+def sdk2_manual_turn(url: str, api_key: str, model: str, workspace: str) -> list[dict[str, Any]]:
+    """One manual turn with the 2.x SDK's realtime session, as its Omni 3.8 example does (blocking)."""
+    from dashscope import Client
+
+    events: list[dict[str, Any]] = []
+
+    def until(rt: Any, kind: str) -> None:
+        while True:
+            event = rt.recv_event()
+            assert event is not None, f"the connection closed before {kind}"
+            events.append(event)
+            if event["type"] == kind:
+                return
+
+    client = Client(api_key=api_key, workspace=workspace, region="ap-southeast-1")
+    with client.audio.realtime.connect(model=model, ws_url=url, workspace=workspace, timeout=10) as rt:
+        until(rt, "session.created")
+        rt.update_session(["text", "audio"], voice="longanlingxin", enable_turn_detection=False,
+                          enable_input_audio_transcription=True, instructions="Answer briefly.")  # fmt: skip
+        until(rt, "session.updated")
+        for chunk in speech(600).chunks(100):
+            rt.append_audio(chunk.to_bytes())
+        rt.commit()
+        rt.create_response()  # qwen3.8: no "response" object at all
+        until(rt, "response.done")
+        rt.end_session()  # qwen3.8 documents no session.finished: the SDK reads on until the server closes
+        while (event := rt.recv_event()) is not None:
+            events.append(event)
+    return events
+
+
+@pytest.mark.filterwarnings("ignore:dashscope 2.0 audio API is a preview:FutureWarning")
+async def test_the_official_sdk_2_drives_qwen38_on_a_workspace_endpoint(emulator: EmulatorFactory) -> None:
+    emu = await emulator(scenario(turn("Hello from three point eight.", audio_ms=300)), finish_close_after_s=0.2)
+    events = await asyncio.to_thread(sdk2_manual_turn, emu.url, emu.api_key, FLASH38, "ws-sdk")
+    kinds = [e["type"] for e in events]
+    assert kinds[:2] == ["session.created", "session.updated"] and "session.finished" not in kinds
+    assert events[1]["session"]["voice"] == "longanlingxin"
+    assert events[1]["session"]["input_audio_transcription"] == {"model": "qwen3-asr-flash-realtime"}
+    done = next(e for e in events if e["type"] == "response.done")["response"]
+    assert done["status"] == "completed" and done["output"][0]["content"][0]["transcript"] == "Hello from three point eight."
+    assert emu.handshakes[-1] == {"model": FLASH38, "workspace": "ws-sdk", "status": 101}
+    assert emu.facts_named("session_finished")
+    sent = client_events(emu)
+    update = next(e for e in sent if e["type"] == "session.update")["session"]
+    assert update["audio"]["output"]["voice"] == "longanlingxin" and "voice" not in update  # the nested shape
+    for event in sent:
+        check_documented(event)
 
 
 # --------------------------------------------------------------------------- the plugin, through every feature

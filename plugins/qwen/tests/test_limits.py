@@ -7,6 +7,7 @@ from __future__ import annotations
 from realtime_core import (
     ProtocolError,
     RealtimeAudioOutputDoneEvent,
+    RealtimeAudioOutputEvent,
     RealtimeDisconnectedEvent,
     RealtimeError,
     RealtimeReconnectedEvent,
@@ -51,11 +52,12 @@ async def test_the_cap_renews_at_a_quiet_moment(
     emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
 ) -> None:
     emu = await emulator(scenario(turn(audio_ms=900, chunk_ms=100, chunk_interval_ms=60)))
-    # the cap is near 0.2 s after connecting, but a reply is playing then: the renewal waits for its end
-    s = session(emu, model=PLUS, max_session_seconds=2.0, renew_margin_s=1.8)
+    s = session(emu, model=PLUS)
     await s.connect()
     rec = await recorder(s)
     await speak(s, 300, 900)
+    await rec.wait_for(RealtimeAudioOutputEvent)
+    s._cap.near()  # pyright: ignore[reportPrivateUsage]  # the cap's first timer fires while a reply plays
     seen = await rec.collect_until(RealtimeReconnectedEvent)
     back = seen[-1]
     assert isinstance(back, RealtimeReconnectedEvent) and back.planned and back.state_restored is False
@@ -71,14 +73,30 @@ async def test_the_cap_is_forced_before_the_server_closes(
     emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
 ) -> None:
     emu = await emulator(scenario(long_turn(seconds=20)))
-    s = session(emu, model=PLUS, max_session_seconds=0.8, renew_margin_s=0.6)
+    s = session(emu, model=PLUS)
     await s.connect()
     rec = await recorder(s)
     await speak(s, 300, 900)
+    await rec.wait_for(RealtimeAudioOutputEvent)
+    s._cap.near()  # pyright: ignore[reportPrivateUsage]  # a reply plays: the renewal waits...
+    assert not rec.of(RealtimeReconnectedEvent)
+    s._cap.force()  # pyright: ignore[reportPrivateUsage]  # ...until the second timer: no more waiting
     seen = await rec.collect_until(RealtimeReconnectedEvent)
     cut = [e for e in seen if isinstance(e, RealtimeAudioOutputDoneEvent)]
     assert len(cut) == 1 and cut[0].interrupted, "the reply that outlived the cap ended, marked interrupted"
     assert isinstance(seen[-1], RealtimeReconnectedEvent) and seen[-1].planned
+
+
+async def test_the_cap_timers_renew_an_idle_session(
+    emulator: EmulatorFactory, session: SessionFactory, recorder: RecorderFactory
+) -> None:
+    emu = await emulator()
+    s = session(emu, model=PLUS, max_session_seconds=0.6, renew_margin_s=0.5)
+    await s.connect()
+    rec = await recorder(s)
+    back = await rec.wait_for(RealtimeReconnectedEvent)
+    assert back.planned and back.state_restored is False
+    assert emu.facts_named("session_finished")[0].connection == 1
 
 
 async def test_the_servers_cap_close_is_survived(

@@ -15,7 +15,6 @@ from realtime_core import (
     get_provider,
 )
 from realtime_qwen import (
-    DASHSCOPE,
     QwenRealtime,
     QwenSessionConfig,
     SemanticVad,
@@ -23,6 +22,7 @@ from realtime_qwen import (
     build_capabilities,
     realtime_url,
     resolve_model,
+    session_payload,
 )
 from realtime_qwen.emulator import QwenEmulator
 
@@ -35,7 +35,7 @@ def test_registered_with_the_emulator_and_models() -> None:
     spec = get_provider("qwen")
     assert spec.session_class is QwenRealtime
     assert spec.api_key_env == ("DASHSCOPE_API_KEY",)
-    assert set(spec.models) == {TURBO, FLASH3, PLUS, FLASH35}
+    assert set(spec.models) == {TURBO, FLASH3, PLUS, FLASH35, "qwen3.8-omni-flash-realtime"}
     assert spec.default_model == PLUS
     assert spec.emulator is not None
     emu = spec.emulator()
@@ -149,7 +149,7 @@ def test_flat_session_payload_in_the_dashscope_shape() -> None:
     config = QwenSessionConfig(
         model=FLASH3, instructions="Be brief.", smooth_output="auto", temperature=0.3, turn_detection=ServerVad(threshold=-0.2)
     )
-    session = DASHSCOPE.session_payload(config, [{"name": "get_weather", "description": "d", "parameters": {"type": "object"}}])
+    session = session_payload(config, [{"name": "get_weather", "description": "d", "parameters": {"type": "object"}}])
     assert session == {
         "modalities": ["text", "audio"],
         "voice": "Cherry",
@@ -166,7 +166,7 @@ def test_flat_session_payload_in_the_dashscope_shape() -> None:
         "smooth_output": None,
         "temperature": 0.3,
     }  # fmt: skip
-    manual = DASHSCOPE.session_payload(QwenSessionConfig(model=PLUS, modality="text", turn_detection=None, input_transcription=False))
+    manual = session_payload(QwenSessionConfig(model=PLUS, modality="text", turn_detection=None, input_transcription=False))
     assert manual["turn_detection"] is None and manual["input_audio_transcription"] is None
     assert manual["modalities"] == ["text"] and manual["voice"] == "Tina"
 
@@ -227,7 +227,7 @@ async def test_the_key_never_leaks(
     wrong = session(emu, api_key="sk-wrongwrongwrongwrong")
     with pytest.raises(AuthenticationError) as info:
         await wrong.connect()
-    for text in (caplog.text, repr(s), repr(s._link), str(info.value), repr(info.value), *(repr(e) for e in seen)):  # pyright: ignore[reportPrivateUsage]
+    for text in (caplog.text, repr(s), repr(s._transport), str(info.value), repr(info.value), *(repr(e) for e in seen)):  # pyright: ignore[reportPrivateUsage]
         assert SECRET not in text
         assert "sk-wrongwrongwrongwrong" not in text
     assert not [e for e in seen if isinstance(e, RealtimeErrorEvent)]

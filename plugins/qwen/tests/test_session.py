@@ -96,7 +96,8 @@ async def test_user_transcript_comes_before_the_reply_text(
     """DashScope transcribes beside the model: the transcript lands mid-reply. The reply's audio is not held,
     its transcript is, so the user's words come first (and history is in order)."""
     reply = turn("Here is my answer to you.", audio_ms=1200, chunk_ms=100, chunk_interval_ms=30)
-    emu = await emulator(scenario(reply), transcription_delay_ms=150, transcription_previews=False)
+    # the transcript comes 400 ms after response.created: later than the first audio under either latency profile
+    emu = await emulator(scenario(reply), transcription_delay_ms=400, transcription_previews=False)
     s = session(emu, model=FLASH3)
     await s.connect()
     rec = await recorder(s)

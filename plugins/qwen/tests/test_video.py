@@ -92,18 +92,18 @@ async def test_a_frame_racing_a_commit_is_not_an_error(emulator: EmulatorFactory
     s = session(emu, model=PLUS)
     await s.connect()
     errors = s.events(types=[RealtimeErrorEvent])
-    link = s._link  # pyright: ignore[reportPrivateUsage]
-    assert link is not None
-    link.audio_since_commit = True  # as if the commit had not reached us yet
+    transport = s._transport  # pyright: ignore[reportPrivateUsage]
+    assert transport is not None
+    transport.buffer.audio_since_commit = True  # as if the commit had not reached us yet
     frame = _frame(320, 180)
     await s._send_video_frame(frame)  # pyright: ignore[reportPrivateUsage]
     # a round trip: once the server answers a later event, its refusal of the frame has been handled
     handler = s._handler  # pyright: ignore[reportPrivateUsage]
     assert handler is not None
     updated = handler.expect_update("event_roundtrip")
-    await s._send({"type": "session.update", "event_id": "event_roundtrip", "session": {}})  # pyright: ignore[reportPrivateUsage]
+    await s._client.send({"type": "session.update", "event_id": "event_roundtrip", "session": {}})  # pyright: ignore[reportPrivateUsage]
     await updated
-    assert link.audio_since_commit is False
+    assert transport.buffer.audio_since_commit is False
     await s._send_video_frame(frame)  # pyright: ignore[reportPrivateUsage]
     await emu.wait_fact("video_frame", timeout=5)
     assert [e["type"] for e in emu.server_events_of(kind="error")] == ["error"]

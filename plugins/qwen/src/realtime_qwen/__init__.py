@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from .capabilities import build_capabilities, default_capabilities
 from .config import QwenSessionConfig, SemanticVad, ServerVad
-from .dialect import DASHSCOPE, DashScopeDialect
 from .endpoints import realtime_url
 from .models import DEFAULT_MODEL, MODELS, PROFILES, ModelProfile, resolve_model
+from .protocol import DASHSCOPE, DashScopeDialect, session_payload
 from .session import QwenRealtime
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ __all__ = [
     "default_capabilities",
     "realtime_url",
     "resolve_model",
+    "session_payload",
 ]
 
 

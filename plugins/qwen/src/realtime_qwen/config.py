@@ -52,7 +52,7 @@ class ServerVad:
     :param silence_duration_ms: 200-6000; silence that ends a turn.
     :param create_response: reply automatically when a turn ends.
     :param interrupt_response: stop the reply when the user starts talking (barge-in).
-    :param idle_timeout_ms: qwen3.5 only, 5000-30000: the model speaks up after this much user silence.
+    :param idle_timeout_ms: qwen3.5 and qwen3.8 only, 5000-30000: the model speaks up after this much user silence.
     """
 
     threshold: float = 0.5
@@ -88,7 +88,7 @@ class ServerVad:
 
 @dataclass(frozen=True)
 class SemanticVad:
-    """Semantic turn detection (qwen3.5 only): the model decides when the user is done and ignores
+    """Semantic turn detection (qwen3.5 and qwen3.8): the model decides when the user is done and ignores
     back-channels such as "mm-hm"."""
 
     create_response: bool = True
@@ -151,12 +151,12 @@ class QwenSessionConfig:
                 f"(manual turns), got {type(td).__name__}"
             )
         if isinstance(td, SemanticVad) and not profile.semantic_vad:
-            raise ConfigurationError(f"semantic_vad is only available on qwen3.5 models, not {self.model}")
+            raise ConfigurationError(f"semantic_vad is only available on qwen3.5 and qwen3.8 models, not {self.model}")
         if isinstance(td, ServerVad) and td.idle_timeout_ms is not None and not profile.idle_timeout:
-            raise ConfigurationError(f"ServerVad.idle_timeout_ms is only available on qwen3.5 models, not {self.model}")
+            raise ConfigurationError(f"ServerVad.idle_timeout_ms is only available on qwen3.5 and qwen3.8 models, not {self.model}")
         _bool("input_transcription", self.input_transcription)
         if _bool("enable_search", self.enable_search) and not profile.search:
-            raise ConfigurationError(f"enable_search is only available on qwen3.5 models, not {self.model}")
+            raise ConfigurationError(f"enable_search is only available on qwen3.5 and qwen3.8 models, not {self.model}")
         _bool("search_sources", self.search_sources)
         if self.smooth_output is not None:
             if self.smooth_output not in (True, False, "auto"):

@@ -1,9 +1,14 @@
 """The Qwen-Omni realtime models and what each family can do (protocol notes §1, §2, §5).
 
 A :class:`ModelProfile` holds the facts one family shares: voices and the default voice, the fixed input
-transcription model, which options exist (tools, text input, semantic VAD, ``smooth_output``...), limits and
-token rates. The session derives its capabilities from it; the emulator plays it. Snapshot names
-(``qwen3.5-omni-plus-realtime-2026-03-15``) resolve to the profile of their base model.
+transcription model, which options exist (tools, text input, semantic VAD, ``smooth_output``...), limits,
+token rates, and how the service treats the connection (a workspace host only; a ``session.finished`` after
+``session.finish`` or not). The session derives its capabilities from it; the emulator plays it. Snapshot
+names (``qwen3.5-omni-plus-realtime-2026-03-15``) resolve to the profile of their base model.
+
+The default model is ``qwen3.5-omni-plus-realtime``: the newest family served on the regional hosts with
+nothing but a key (``qwen3.8-omni-flash-realtime`` needs a Model Studio workspace), and the only peer that
+has a Qwen-Omni realtime client (Vision-Agents) defaults to it too (research 2026-12).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ __all__ = [
     "FLASH3",
     "FLASH3_VOICES",
     "FLASH35",
+    "FLASH38",
     "MODELS",
     "PLUS35",
     "PROFILES",
@@ -48,9 +54,10 @@ class ModelProfile:
     """What one family of Qwen-Omni realtime models supports.
 
     :ivar name: the canonical model name (``?model=``).
-    :ivar family: ``turbo``, ``flash3``, ``plus35`` or ``flash35``.
+    :ivar family: ``turbo``, ``flash3``, ``plus35``, ``flash35`` or ``flash38``.
     :ivar aliases: other accepted names (snapshots, ``-latest``).
-    :ivar voices: the known voices; ``voices_open`` means other ids (cloned voices) are also accepted.
+    :ivar voices: the known voices (empty: not published); ``voices_open`` means other ids (cloned voices) are
+        also accepted.
     :ivar refused_voices: voices known to be refused (checked even when ``voices_open``).
     :ivar transcription_model: the fixed input transcription model.
     :ivar output_audio_format: the ``output_audio_format`` label the session sends (always 24 kHz PCM).
@@ -64,6 +71,10 @@ class ModelProfile:
     :ivar transcription_deltas: the user transcript streams (``text`` + ``stash`` previews) before ``completed``.
     :ivar cancel_sends_done: whether ``response.cancel`` was observed to end with ``response.done``
         (qwen3.5: no, 6 of 6 runs); the session never relies on it, the emulator plays it.
+    :ivar workspace_only: served only on the workspace hosts (``{workspace}.{region}.maas.aliyuncs.com``),
+        not on the regional ``dashscope(-intl).aliyuncs.com`` ones.
+    :ivar finish_acknowledged: ``session.finish`` is answered with ``session.finished`` (qwen3.8 documents
+        none: the session then closes without waiting for it).
     """
 
     name: str
@@ -89,22 +100,20 @@ class ModelProfile:
     sampling: bool = True
     transcription_deltas: bool = False
     cancel_sends_done: bool = True
+    workspace_only: bool = False
+    finish_acknowledged: bool = True
     defaults: tuple[tuple[str, float], ...] = ()
     """Sampling defaults the server reports (temperature, top_p, top_k, repetition_penalty, presence_penalty)."""
-
-    @property
-    def is_qwen35(self) -> bool:
-        return self.family in ("plus35", "flash35")
 
     def check_voice(self, voice: object) -> str:
         """``voice`` if this family can use it, else :class:`ConfigurationError`."""
         if not isinstance(voice, str) or not voice.strip():
             raise ConfigurationError(f"voice must be a non-empty string, got {voice!r}")
         if voice in self.refused_voices:
-            raise ConfigurationError(f"{self.name} does not support the voice {voice!r}")
+            raise ConfigurationError(f"voice: {self.name} does not support the voice {voice!r}")
         if not self.voices_open and voice not in self.voices:
             raise ConfigurationError(
-                f"{self.name} has no voice {voice!r}; use one of: {', '.join(self.voices)}"
+                f"voice: {self.name} has no voice {voice!r}; use one of: {', '.join(self.voices)}"
             )
         return voice
 
@@ -166,8 +175,20 @@ PLUS35 = ModelProfile(
     defaults=(("temperature", 0.7), ("top_p", 0.8), ("top_k", 20), ("repetition_penalty", 1.0), ("presence_penalty", 1.5)),
 )
 FLASH35 = replace(PLUS35, name="qwen3.5-omni-flash-realtime", family="flash35")
+FLASH38 = replace(
+    PLUS35,
+    name="qwen3.8-omni-flash-realtime",
+    family="flash38",
+    voices=(),
+    refused_voices=(),
+    workspace_only=True,
+    finish_acknowledged=False,
+)
+"""The newest (docs 2026-11): workspace hosts only, no ``session.finished``; the documented session is the flat
+one with voice Tina and ``qwen3-asr-flash-realtime``. Voices, context and limits are not published yet: voices
+stay open (the official SDK's example uses ``longanlingxin``) and the rest is qwen3.5's."""
 
-PROFILES: tuple[ModelProfile, ...] = (TURBO, FLASH3, PLUS35, FLASH35)
+PROFILES: tuple[ModelProfile, ...] = (TURBO, FLASH3, PLUS35, FLASH35, FLASH38)
 MODELS: tuple[str, ...] = tuple(p.name for p in PROFILES)
 DEFAULT_MODEL = PLUS35.name
 _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
@@ -186,4 +207,6 @@ def resolve_model(model: object) -> ModelProfile:
         for profile in PROFILES:
             if base == profile.name:
                 return profile
-    raise ConfigurationError(f"unknown Qwen-Omni realtime model {model!r}; known: {', '.join(MODELS)}")
+    raise ConfigurationError(
+        f"model: unknown Qwen-Omni realtime model {model!r}; choose one of {', '.join(MODELS)} (or a dated snapshot of one)"
+    )

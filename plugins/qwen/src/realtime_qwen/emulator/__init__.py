@@ -5,8 +5,8 @@ Start it with ``async with QwenEmulator(scenario=...) as emulator`` and point a 
 """
 
 from .connection import QwenConnection
-from .responses import QwenResponseRun
+from .replies import DashScopeReplyWriter
 from .schema import DashScopeSchema
 from .server import TEST_API_KEY, QwenEmulator
 
-__all__ = ["TEST_API_KEY", "DashScopeSchema", "QwenConnection", "QwenEmulator", "QwenResponseRun"]
+__all__ = ["TEST_API_KEY", "DashScopeReplyWriter", "DashScopeSchema", "QwenConnection", "QwenEmulator"]

@@ -1,10 +1,13 @@
 """The DashScope session object on the server side: per-model defaults, validation and merge of ``session.update``.
 
-An update is validated completely before anything changes (one ``error`` and the whole update rejected);
-fields absent from an update keep their value (clients send partial updates), ``null`` clears
-(``turn_detection: null`` is manual mode), ``turn_detection`` objects are completed with the defaults. The
-transcription model is fixed per family whatever the client names. Errors are worded like DashScope's where
-the wording is known (modalities, voice) and marked unverified in the protocol notes elsewhere.
+:class:`DashScopeSchema` is the emulator's :class:`~realtime_openai_protocol.emulator.SessionRules`. An update
+is validated completely before anything changes (one ``error`` and the whole update rejected); fields absent
+from an update keep their value (clients send partial updates), ``null`` clears (``turn_detection: null`` is
+manual mode), ``turn_detection`` objects are completed with the defaults. The transcription model is fixed
+per family whatever the client names. Both session shapes are taken: the flat one of the docs and the nested
+``audio.{input,output}`` one the official SDK sends to qwen3.8 (``format`` and ``voice``). Errors are worded
+like DashScope's where the wording is known (modalities, voice) and marked unverified in the protocol notes
+elsewhere.
 """
 
 from __future__ import annotations
@@ -14,8 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from realtime_openai.emulator.schema import GaSessionSchema
-from realtime_openai.emulator.wire import RequestError
+from realtime_openai_protocol.emulator import RequestError, SessionView, TurnDetection
 
 from ..models import ModelProfile, resolve_model
 
@@ -37,6 +39,7 @@ _TD_KEYS = {"type", "threshold", "prefix_padding_ms", "silence_duration_ms", "cr
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _IN_FORMATS = ("pcm16", "pcm")
 _OUT_FORMATS = ("pcm16", "pcm24", "pcm")
+SEMANTIC_SILENCE_MS = 600
 
 
 class VoiceRefused(RequestError):
@@ -71,7 +74,7 @@ def _int(value: Any, path: str, lo: int, hi: int) -> int:
 
 
 @dataclass(frozen=True)
-class DashScopeSchema(GaSessionSchema):
+class DashScopeSchema:
     """DashScope session rules (the model profile comes from the session's ``model``)."""
 
     def profile(self, config: dict[str, Any]) -> ModelProfile:
@@ -124,6 +127,35 @@ class DashScopeSchema(GaSessionSchema):
         """The subset ``session.created`` carries."""
         full = self.echo(config, session_id, 0)
         return {key: full[key] for key in CREATED_KEYS if key in full}
+
+    def view(self, config: dict[str, Any]) -> SessionView:
+        """What the shared connection acts on (its VAD, reply modality, the ``session_configured`` fact)."""
+        td = config.get("turn_detection")
+        detection = None
+        if td is not None:
+            # DashScope's threshold runs from -1 (most sensitive) to 1 around 0.5; the shared VAD scales the
+            # scenario's RMS level by threshold / 0.5, so map it onto that scale
+            threshold = 0.5 * 2 ** ((td.get("threshold", 0.5) - 0.5) * 3)
+            silence = td.get("silence_duration_ms", 800) if td["type"] == "server_vad" else SEMANTIC_SILENCE_MS
+            detection = TurnDetection(
+                td["type"], threshold, silence, td.get("prefix_padding_ms", 300),
+                td.get("create_response", True), td.get("interrupt_response", True),
+            )  # fmt: skip
+        transcription = config.get("input_audio_transcription")
+        tools = [t["function"] for t in config.get("tools") or () if isinstance(t.get("function"), dict)]
+        return SessionView(
+            model=config.get("model"),
+            instructions=config.get("instructions") or None,
+            voice=config.get("voice"),
+            output_modality="audio" if "audio" in config.get("modalities", ()) else "text",
+            turn_detection=detection,
+            transcription=transcription is not None,
+            transcription_model=(transcription or {}).get("model"),
+            tools=[{"name": t.get("name"), "description": t.get("description"), "parameters": t.get("parameters")} for t in tools],
+            max_output_tokens=config.get("max_tokens", "inf"),
+            input_rate=16000,
+            output_rate=24000,
+        )
 
     # ------------------------------------------------------------------ update
     def apply_update(self, current: dict[str, Any], update: Any, *, audio_produced: bool) -> dict[str, Any]:
@@ -178,7 +210,10 @@ class DashScopeSchema(GaSessionSchema):
             elif key == "search_options":
                 new[key] = dict(_obj(value, path))
             elif key == "audio":
-                self._audio_formats(new, value)
+                try:
+                    self._audio(new, value, profile, current.get("voice"), audio_produced=audio_produced)
+                except VoiceRefused as exc:
+                    voice_error = exc
             elif key == "video":
                 new[key] = copy.deepcopy(_obj(value, path))
             else:
@@ -200,7 +235,7 @@ class DashScopeSchema(GaSessionSchema):
     def _voice(self, value: Any, profile: ModelProfile, current: Any, *, audio_produced: bool) -> str:
         if not isinstance(value, str) or not value:
             raise _err("Invalid value for 'session.voice': the voice must not be empty.", "session.voice")
-        if value not in profile.voices or value in profile.refused_voices:
+        if (profile.voices and value not in profile.voices) or value in profile.refused_voices:
             raise VoiceRefused("invalid_value", f"Voice '{value}' is not supported.", "session.voice")
         if audio_produced and value != current:
             raise RequestError(
@@ -215,21 +250,23 @@ class DashScopeSchema(GaSessionSchema):
             raise _err(f"Invalid value for '{path}': {value!r}. Supported values are: {options}.", path)
         return str(value)
 
-    def _audio_formats(self, new: dict[str, Any], value: Any) -> None:
-        """The official SDK's newer shape: ``audio.{input,output}.format = {type, sample_rate}``."""
+    def _audio(self, new: dict[str, Any], value: Any, profile: ModelProfile, current: Any, *, audio_produced: bool) -> None:
+        """The nested shape (the official SDK's for qwen3.8): ``audio.{input,output}.format = {type, sample_rate}``
+        and ``audio.output.voice``."""
         audio = _obj(value, "session.audio")
-        for side, rate, target in (("input", 16000, "input_audio_format"), ("output", 24000, "output_audio_format")):
+        for side, rate, target, formats in (("input", 16000, "input_audio_format", _IN_FORMATS), ("output", 24000, "output_audio_format", _OUT_FORMATS)):
             if side not in audio:
                 continue
-            fmt = _obj(_obj(audio[side], f"session.audio.{side}").get("format"), f"session.audio.{side}.format")
-            if fmt.get("type") != "pcm":
-                raise _err(f"Invalid value for 'session.audio.{side}.format.type': only 'pcm' is supported.", f"session.audio.{side}.format.type")
+            part = _obj(audio[side], f"session.audio.{side}")
+            if side == "output" and "voice" in part:
+                new["voice"] = self._voice(part["voice"], profile, current, audio_produced=audio_produced)
+            if "format" not in part:
+                continue
+            fmt = _obj(part["format"], f"session.audio.{side}.format")
+            path = f"session.audio.{side}.format"
+            new[target] = self._choice(fmt.get("type", "pcm"), f"{path}.type", formats)
             if fmt.get("sample_rate", rate) != rate:
-                raise _err(
-                    f"Invalid value for 'session.audio.{side}.format.sample_rate': only {rate} is supported.",
-                    f"session.audio.{side}.format.sample_rate",
-                )
-            new[target] = "pcm"
+                raise _err(f"Invalid value for '{path}.sample_rate': only {rate} is supported.", f"{path}.sample_rate")
 
     def _qwen_turn_detection(self, value: Any, profile: ModelProfile, current: Any) -> dict[str, Any] | None:
         path = "session.turn_detection"
