@@ -369,6 +369,7 @@ async def test_deprecated_media_chunks_use_only_the_first_element(emulator: Gemi
 
 def test_profiles_capture_the_open_points() -> None:
     assert PROFILES["2.5"].combine_parts is False and PROFILES["3.1"].combine_parts is True
-    assert PROFILES["3.1"].client_content_seed_only and not PROFILES["2.5"].client_content_seed_only
+    assert PROFILES["3.1"].client_content == "seed_only" and PROFILES["2.5"].client_content == "any"
+    assert PROFILES["3.8"].client_content == "with_role" and PROFILES["3.8"].tool_behaviors[0] == "NON_BLOCKING"
     assert PROFILES["3.1"].turn_coverage_default.endswith("AND_ALL_VIDEO")
     assert PROFILES["2.5"].with_(voice_activity=True).voice_activity

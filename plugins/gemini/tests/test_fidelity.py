@@ -21,7 +21,7 @@ from realtime_core import (
     RealtimeUserSpeechTranscriptionEvent,
 )
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
-from realtime_gemini import GeminiRealtime
+from realtime_gemini import GeminiRealtime, InputTranscription
 from realtime_gemini.emulator import GeminiEmulator
 
 from .conftest import RecorderFactory, send_audio, speech, utterance
@@ -250,8 +250,9 @@ async def test_every_client_message_of_the_plugin_fits_the_sdk_model() -> None:
             )
         ]
     )
-    async with GeminiEmulator(scenario=scenario) as emu:
+    async with GeminiEmulator(scenario=scenario.model_copy(update={"when_exhausted": "repeat_last"})) as emu:
         options = emu.session_options() | {
+            "model": "gemini-3.1-flash-live-preview",
             "tools": [get_weather],
             "instructions": "Be brief.",
             "voice": "Kore",
@@ -297,6 +298,22 @@ async def test_every_client_message_of_the_plugin_fits_the_sdk_model() -> None:
         ) as session:
             await session.simple_response("hi")
             await emu.wait_for("clientContent")
+        for model, extra in (
+            ("gemini-3.8-live", {"text_input": "client_content"}),  # tools declared BLOCKING
+            ("gemini-3.8-live-extended-thinking", {"thinking_level": "medium"}),  # tools NON_BLOCKING
+        ):
+            async with GeminiRealtime(**emu.session_options(), model=model, tools=[get_weather], **extra) as session:
+                stream = session.events()
+                await session.simple_response("weather?")
+                await stream.wait_for(RealtimeToolCallFinishedEvent)
+                await stream.wait_for(RealtimeAudioOutputDoneEvent)
+        transcription = InputTranscription(language_codes=("en-US",), custom_vocabulary=("Gemini",), mode="smart")
+        async with GeminiRealtime(
+            **emu.session_options(), model="gemini-3.5-transcribe-live", input_transcription=transcription
+        ) as session:
+            stream = session.events()
+            await send_audio(session, utterance(300, 600))
+            await stream.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
         assert not emu.closes, emu.closes
         kinds = set()
         for message in emu.received:

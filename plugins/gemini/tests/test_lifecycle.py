@@ -61,7 +61,7 @@ async def test_connected_only_after_setup_complete(emulator: GeminiEmulator) -> 
         assert emulator.messages("setup", connection=1)
         assert emulator.sent_messages(1)[0] == {"setupComplete": {}}
         setup = emulator.messages("setup")[0].payload["setup"]
-        assert setup["model"] == "models/gemini-3.1-flash-live-preview"
+        assert setup["model"] == "models/gemini-3.8-live"
         assert setup["sessionResumption"] == {}
         assert setup["inputAudioTranscription"] == {} and setup["outputAudioTranscription"] == {}
 
@@ -84,8 +84,11 @@ async def test_bad_key_is_an_authentication_error(emulator: GeminiEmulator) -> N
 
 
 async def test_unknown_model_is_a_configuration_error(emulator: GeminiEmulator) -> None:
+    with pytest.raises(ConfigurationError, match="unknown model 'gemini-live-2.5-flash-preview'; choose one of"):
+        GeminiRealtime(**emulator.session_options(), model="gemini-live-2.5-flash-preview")  # refused up front
+    # passed through as models/<id>, the server is the judge (a retired model: 1008 "not found")
     with pytest.raises(ConfigurationError) as info:
-        await GeminiRealtime(**emulator.session_options(), model="gemini-live-2.5-flash-preview").connect()
+        await GeminiRealtime(**emulator.session_options(), model="models/gemini-live-2.5-flash-preview").connect()
     assert info.value.code == "1008"
     assert "not found for API version v1beta" in str(info.value)
 
