@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from realtime_core import PcmData, Realtime, RealtimeEvent
+from realtime_core import PcmData, Realtime, RealtimeErrorEvent, RealtimeEvent
 from realtime_core.testing import EventRecorder, stream_audio
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
@@ -34,6 +34,15 @@ def utterance(speech_ms: float = 600, silence_ms: float = 700, rate: int = RATE)
 
 async def send_audio(session: GeminiRealtime, pcm: PcmData, chunk_ms: float = 20) -> None:
     await stream_audio(session, pcm, chunk_ms)
+
+
+async def server_barrier(emulator: GeminiEmulator, rec: EventRecorder) -> None:
+    """Return once the session has read every server message sent so far: the emulator sends a message the
+    session answers with an error event (audio labelled with a rate no client plays) and nothing else."""
+    mark = rec.mark()
+    bad = {"inlineData": {"mimeType": "audio/pcm;rate=1", "data": "AAAA"}}
+    await emulator.connection().send({"serverContent": {"modelTurn": {"parts": [bad]}}})
+    await rec.wait_for(RealtimeErrorEvent, lambda e: "rate=1" in str(e.error), after=mark)
 
 
 def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:
