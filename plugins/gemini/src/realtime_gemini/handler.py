@@ -301,6 +301,8 @@ class GeminiHandler:
 
     def _on_interrupted(self) -> None:
         self.core.handle_barge_in()
+        # The cut generation sends nothing more: what comes next belongs to a new response.
+        self._rid = None
         if self.text_turn:
             return
         if not self._user_speaking and not self._vad_signals and not self._manual:
