@@ -61,7 +61,7 @@ leaves = st.one_of(
             "AUDIO",
             "TEXT",
         ]
-    ),  # fmt: skip
+    ),
 )
 values = st.recursive(
     leaves,

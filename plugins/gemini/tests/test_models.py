@@ -112,16 +112,16 @@ async def test_the_emulator_refuses_what_3_8_refuses(body: dict[str, Any], path:
 
 
 async def test_3_8_client_content_needs_a_role() -> None:
-    async with GeminiEmulator() as emu:
-        async with websockets.connect(
-            emu.ws_base_url + DEV, additional_headers={"x-goog-api-key": "emulator-key"}
-        ) as ws:
-            await ws.send(json.dumps({"setup": {"model": "models/gemini-3.8-live"}}))
+    async with (
+        GeminiEmulator() as emu,
+        websockets.connect(emu.ws_base_url + DEV, additional_headers={"x-goog-api-key": "emulator-key"}) as ws,
+    ):
+        await ws.send(json.dumps({"setup": {"model": "models/gemini-3.8-live"}}))
+        await ws.recv()
+        await ws.send(json.dumps({"clientContent": {"turns": [{"parts": [{"text": "hi"}]}], "turnComplete": True}}))
+        with pytest.raises(ConnectionClosed) as info:
             await ws.recv()
-            await ws.send(json.dumps({"clientContent": {"turns": [{"parts": [{"text": "hi"}]}], "turnComplete": True}}))
-            with pytest.raises(ConnectionClosed) as info:
-                await ws.recv()
-            assert info.value.rcvd is not None and info.value.rcvd.code == 1007
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1007
 
 
 async def test_extended_thinking_stages_one_reply_over_its_async_tool_call(recorder: RecorderFactory) -> None:
