@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from realtime_core import (
@@ -22,13 +22,11 @@ from realtime_core import (
     ReconnectContext,
     SecretStr,
     SessionState,
-    Tool,
     ToolResult,
     VideoFrameJpeg,
     resolve_api_key,
 )
 from realtime_core.errors import redact
-from realtime_core.tools import ToolFunc
 
 from . import protocol
 from .capabilities import build_capabilities
@@ -169,11 +167,9 @@ class GeminiRealtime(Realtime):
         make_before_break: bool = True,
         go_away_margin: float = 2.0,
         extra_setup: Mapping[str, Any] | None = None,
-        instructions: str | None = None,
-        tools: Iterable[Tool | ToolFunc] = (),
         **core_options: Any,
     ) -> None:
-        super().__init__(instructions=instructions, tools=tools, **core_options)
+        super().__init__(**core_options)
         key = resolve_api_key(api_key, API_KEY_ENV, provider="gemini", required=False)
         token = resolve_api_key(ephemeral_token, (), provider="gemini", required=False)
         self._options: GeminiOptions = build_options(

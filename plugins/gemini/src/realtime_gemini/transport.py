@@ -61,7 +61,11 @@ class GeminiTransport:
 
         :raises ConnectionFailedError: the connection is gone (core keeps the chunk and replays it).
         """
-        await self._pieces.send_pieces(pcm16_bytes(pcm), self._send_piece)
+        data = pcm16_bytes(pcm)
+        if data.nbytes <= self._pieces.max_bytes:  # a mic chunk: one frame, straight from the sample buffer
+            await self._ws.send_utf8(audio_frame(data, INPUT_RATE))
+        else:
+            await self._pieces.send_pieces(data, self._send_piece)
 
     async def _send_piece(self, piece: memoryview) -> None:
         await self._ws.send_utf8(audio_frame(piece, INPUT_RATE))  # bytes as a text frame: no str round trip
