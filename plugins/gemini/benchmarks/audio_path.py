@@ -98,6 +98,8 @@ async def bare_session(base: str, seconds: float, stats: dict[str, int]) -> None
 
         receiver = asyncio.create_task(receive())
         await _pace(send, seconds)
+        if receiver.done() and receiver.exception() is not None:  # a broken run must not pass as a cheap one
+            raise RuntimeError(f"the bare client's receive loop failed: {receiver.exception()!r}")
         receiver.cancel()
 
 
@@ -135,6 +137,8 @@ def main() -> None:
     print(f"  bare websockets+json+base64: {bare:6.2f} CPU ms per session-second ({bare_frames} audio frames in)")
     print(f"  realtime-gemini:             {ours:6.2f} CPU ms per session-second ({our_frames} audio frames in)")
     print(f"  ratio: {ours / bare:.2f}x")
+    if not bare_frames or not our_frames:
+        print("  WARNING: a client received no reply audio: the two did not do the same work")
 
 
 if __name__ == "__main__":
