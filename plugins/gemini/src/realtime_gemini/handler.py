@@ -20,6 +20,8 @@ from realtime_core import ProtocolError, ProviderError, Resampler, SessionCore, 
 
 from . import protocol
 from .options import GeminiOptions
+from .usage import ReplyUsage
+from .utterance import Utterance
 
 __all__ = ["GeminiHandler", "GeminiHost"]
 
@@ -74,13 +76,11 @@ class GeminiHandler:
         self._generation_done = False
         self._agent_text: list[str] = []
         self._reply_text: list[str] = []
-        self._usage: dict[str, int] = {}
-        self._usage_raw: dict[str, Any] = {}
+        self._usage = ReplyUsage()
         self._out_rates: dict[str, int | None] = {}
         self._out_resampler: Resampler | None = None
         # the user's side
-        self._user_text: list[str] = []  # the utterance, from inputTranscription
-        self._user_shown = ""  # what went out as deltas (interim transcripts included)
+        self._utterance = Utterance()
         self._user_speaking = False
         self._vad_signals = False  # the server sends voiceActivity: stop deriving speech events
         self.awaiting_reply = False
@@ -153,7 +153,7 @@ class GeminiHandler:
             self._on_tool_call(call)
         usage = message.get("usageMetadata")
         if isinstance(usage, dict) and usage:
-            self._on_usage(usage)
+            self._usage.add(usage)
         if content is not None:
             self._on_completion(content)
         update = message.get("sessionResumptionUpdate")
@@ -312,28 +312,20 @@ class GeminiHandler:
     # ================================================================== the user
     def _on_user_transcript(self, text: str) -> None:
         self._derive_speech_start()
-        self._user_text.append(text)
-        self._show_user_text("".join(self._user_text))
+        self._show_user_delta(self._utterance.add(text))
 
     def _on_interim_transcript(self, text: str) -> None:
         """A low-latency guess at the whole utterance so far (it replaces the previous one)."""
         self._derive_speech_start()
-        if not self._user_text:
-            self._show_user_text(text)
+        self._show_user_delta(self._utterance.interim(text))
 
-    def _show_user_text(self, text: str) -> None:
-        # Deltas must add up to the transcript: only text that extends what was shown goes out; a revision
-        # of an interim guess waits for the final transcript.
-        shown = self._user_shown
-        if len(text) > len(shown) and text.startswith(shown):
-            self._user_shown = text
-            self.core.emit_user_speech_transcription(text[len(shown) :], mode="delta")
+    def _show_user_delta(self, delta: str) -> None:
+        if delta:
+            self.core.emit_user_speech_transcription(delta, mode="delta")
 
     def _flush_user_transcript(self) -> None:
         """Exactly one final transcript per utterance."""
-        text = "".join(self._user_text) or self._user_shown
-        self._user_text = []
-        self._user_shown = ""
+        text = self._utterance.finish()
         if text:
             self.core.emit_user_speech_transcription(text, mode="final")
 
@@ -410,22 +402,11 @@ class GeminiHandler:
             self.pending_calls.discard(call_id)
         return claimed
 
-    # ================================================================== usage
-    def _on_usage(self, usage: dict[str, Any]) -> None:
-        # One reply's usage may come in parts (the prompt as generation starts, the response with
-        # turnComplete); merged per field, reported once when the reply ends: usage per reply.
-        merged = self._usage
-        for name, value in protocol.usage_fields(usage).items():
-            if value is not None:
-                merged[name] = max(value, merged.get(name, 0))
-        self._usage_raw.update(usage)
-
     def _flush_usage(self, rid: str | None) -> None:
-        if not self._usage:
-            return
-        usage, raw = self._usage, self._usage_raw
-        self._usage, self._usage_raw = {}, {}
-        self.core.emit_usage_event(rid, raw=raw, **usage)
+        taken = self._usage.take()
+        if taken is not None:
+            fields, raw = taken
+            self.core.emit_usage_event(rid, raw=raw, **fields)
 
     # ================================================================== session limits
     def _on_resumption_update(self, update: dict[str, Any]) -> None:

@@ -14,23 +14,22 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from realtime_core import PcmData, Resampler
+from realtime_core import PcmData
 from realtime_core.emulator import (
     Fault,
     PlannedToolCall,
     PlannedTurn,
     ReplyStream,
     TurnAborted,
-    VadEvent,
     WebSocketConnection,
 )
 
 from . import messages as msg
-from .media import image_size, usage_metadata
-from .schema import INVALID_ARGUMENT, Context, WireError, camel, decode_bytes, fast_audio, normalize
+from .inputs import ClientInput
+from .media import usage_metadata
+from .schema import INVALID_ARGUMENT, Context, WireError, camel, fast_audio, normalize
 from .setup import (
     SESSION_NOT_FOUND,
-    VAD_RATE,
     Route,
     SessionSetup,
     check_credentials,
@@ -66,14 +65,9 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
         self.traffic = emulator.traffic
         self.setup: SessionSetup | None = None
         self.conversation = Conversation()
-        self.audio_ms = 0.0
-        self.activity_open = False
-        self._activity_audio: list[PcmData] = []
-        self._resampler: Resampler | None = None
+        self.input = ClientInput(self)
+        """Audio, video, text and activity from the client."""
         self._cancelled_calls: set[str] = set()
-        self._prompt_audio_ms = 0.0
-        self._prompt_chars = 0
-        self._images = 0
         self._generation_complete = False
         self._reuse_rid: str | None = None  # a staged reply keeps its id across its tool call
 
@@ -161,7 +155,14 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             await self._send_handle()
 
     @property
-    def _voice_activity(self) -> bool:
+    def session_setup(self) -> SessionSetup:
+        """The setup (the first message has been handled)."""
+        assert self.setup is not None
+        return self.setup
+
+    @property
+    def voice_activity(self) -> bool:
+        """Whether this connection sends ``voiceActivity`` messages."""
         setup = self.setup
         on = self.traffic.voice_activity
         return (setup is not None and setup.profile.voice_activity) if on is None else on
@@ -177,14 +178,14 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             return
         fast = fast_audio(message)
         if fast is not None:
-            await self._on_audio(*fast)
+            await self.input.audio(*fast)
             return
         name, body = normalize(message, self.ctx)
         match name:
             case "setup":
                 raise WireError(1007, INVALID_ARGUMENT)  # setup is allowed once
             case "realtimeInput":
-                await self._on_realtime_input(body)
+                await self.input.realtime_input(body)
             case "clientContent":
                 await self._on_client_content(body)
             case "toolResponse":
@@ -192,134 +193,9 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             case "contextUpdate":
                 self._on_context_update(body)
 
-    async def _on_realtime_input(self, body: dict[str, Any]) -> None:
-        vertex = self.route.api == "vertex"
-        if "activityStart" in body:
-            await self._on_activity_start()
-        if "audio" in body:
-            await self._on_audio(body["audio"].get("mimeType", ""), body["audio"].get("data", ""))
-        if "video" in body:
-            self._on_video(body["video"])
-        if body.get("mediaChunks"):
-            blob = body["mediaChunks"][0]  # deprecated field: only the first element counts
-            mime = str(blob.get("mimeType", ""))
-            if mime.startswith("audio/"):
-                await self._on_audio(mime, blob.get("data", ""))
-            else:
-                self._on_video(blob)
-        if "text" in body:
-            if vertex:
-                raise WireError(1007, INVALID_ARGUMENT)
-            await self._on_text(body["text"])
-        if "activityEnd" in body:
-            await self._on_activity_end()
-        if body.get("audioStreamEnd"):
-            if vertex:
-                raise WireError(1007, INVALID_ARGUMENT)
-            vad = self._setup.vad
-            if vad is not None:
-                event = vad.force_stop()
-                vad.reset()
-                if event is not None:
-                    await self._on_vad(event)
-
-    @property
-    def _setup(self) -> SessionSetup:
-        assert self.setup is not None
-        return self.setup
-
-    async def _on_audio(self, mime: str, data: str) -> None:
-        if not mime.lower().startswith("audio/pcm"):
-            raise WireError(1007, f"Unsupported MIME type for realtime audio: {mime}. {INVALID_ARGUMENT}")
-        rate = _rate(mime)
-        raw = decode_bytes(data, "realtime_input.audio.data")
-        pcm = PcmData.from_bytes(raw[: len(raw) // 2 * 2], rate)
-        self.account_audio_in(pcm)
-        self.audio_ms += pcm.duration_ms
-        if pcm.sample_rate != VAD_RATE:
-            resampler = self._resampler
-            if resampler is None:
-                resampler = self._resampler = Resampler(VAD_RATE, 1)
-            pcm = resampler.process(pcm)
-        setup = self._setup
-        if setup.manual:
-            if self.activity_open:
-                self._activity_audio.append(pcm)
-            return
-        assert setup.vad is not None
-        for event in setup.vad.process(pcm):
-            await self._on_vad(event)
-
-    async def _on_vad(self, event: VadEvent) -> None:
-        if event.kind == "start":
-            if self._voice_activity:
-                await self.send(msg.voice_activity("ACTIVITY_START", event.at_ms, traffic=self.traffic))
-            if self.traffic.empty_messages:
-                await self.send({})
-                await self.send({"serverContent": {}})
-            await self._user_activity("speech")
-            return
-        if self._voice_activity:
-            await self.send(msg.voice_activity("ACTIVITY_END", event.at_ms, traffic=self.traffic))
-        self._prompt_audio_ms += event.speech_ms
-        turn = self.player.next_turn("speech", speech=event.speech, speech_ms=event.speech_ms)
-        if turn is not None:
-            self.turns.start(turn)
-
-    def _on_video(self, blob: Mapping[str, Any]) -> None:
-        mime = str(blob.get("mimeType", ""))
-        if not mime.startswith("image/"):
-            raise WireError(1007, f"Unsupported MIME type for realtime video: {mime}. {INVALID_ARGUMENT}")
-        data = decode_bytes(blob.get("data", ""), "realtime_input.video.data")
-        width, height = image_size(data)
-        self._images += 1
-        jpeg = mime == "image/jpeg" and data[:2] == b"\xff\xd8"
-        self.note("video_frame", width=width, height=height, size=len(data), mime_type=mime, jpeg=jpeg)
-
-    async def _on_text(self, text: str) -> None:
-        self.note("text_in", text=text)
-        self.note("response_requested", how="realtimeInput.text")
-        self.conversation.history.append(Turn("user", text, data="text"))
-        self._prompt_chars += len(text)
-        await self._user_activity("text")
-        turn = self.player.next_turn("text", text=text)
-        if turn is not None:
-            self.turns.start(turn)
-
-    async def _on_activity_start(self) -> None:
-        if not self._setup.manual:
-            raise WireError(1007, INVALID_ARGUMENT)  # activity signals need automatic detection disabled
-        if self.activity_open:
-            return
-        self.activity_open = True
-        self._activity_audio = []
-        if self._voice_activity:
-            await self.send(msg.voice_activity("ACTIVITY_START", self.audio_ms, traffic=self.traffic))
-        await self._user_activity("activity")
-
-    async def _on_activity_end(self) -> None:
-        if not self._setup.manual:
-            raise WireError(1007, INVALID_ARGUMENT)
-        if not self.activity_open:
-            return
-        self.activity_open = False
-        chunks, self._activity_audio = self._activity_audio, []
-        if not chunks:
-            # What the real server does with an empty activity: end the turn, then refuse the session.
-            await self.send({"serverContent": {"turnComplete": True}, "usageMetadata": {}})
-            raise WireError(1007, "Precondition check failed.")
-        speech = PcmData.concat(chunks)
-        if self._voice_activity:
-            await self.send(msg.voice_activity("ACTIVITY_END", self.audio_ms, traffic=self.traffic))
-        self.note("response_requested", how="activityEnd")
-        self._prompt_audio_ms += speech.duration_ms
-        turn = self.player.next_turn("speech", speech=speech, speech_ms=speech.duration_ms)
-        if turn is not None:
-            self.turns.start(turn)
-
     async def _on_client_content(self, body: dict[str, Any]) -> None:
-        rule = self._setup.profile.client_content
-        if rule == "seed_only" and (not self._setup.seed_allowed or self.conversation.model_turns > 0):
+        rule = self.session_setup.profile.client_content
+        if rule == "seed_only" and (not self.session_setup.seed_allowed or self.conversation.model_turns > 0):
             raise WireError(1007, INVALID_ARGUMENT)
         last_user = ""
         for content in body.get("turns", []):
@@ -328,12 +204,12 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
                 raise WireError(1007, INVALID_ARGUMENT)  # 3.x: every turn needs its role
             text = "".join(str(p.get("text", "")) for p in content.get("parts", []) if isinstance(p, Mapping))
             self.conversation.history.append(Turn("model" if role == "model" else "user", text, data="client_content"))
-            self._prompt_chars += len(text)
+            self.input.prompt_chars += len(text)
             if role != "model":
                 last_user = text
         complete = bool(body.get("turnComplete"))
         if complete or rule != "with_role":  # (3.8: only a complete turn interrupts; before, any content)
-            await self._user_activity("client_content")
+            await self.input.user_activity("client_content")
         if complete:
             self.note("text_in", text=last_user)
             self.note("response_requested", how="clientContent")
@@ -366,7 +242,7 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             self.turns.resume_after_tools()
 
     def _on_context_update(self, body: dict[str, Any]) -> None:
-        setup = self._setup
+        setup = self.session_setup
         instruction = body.get("systemInstruction")
         if isinstance(instruction, Mapping):
             texts = [str(p.get("text", "")) for p in instruction.get("parts", []) if isinstance(p, Mapping)]
@@ -378,29 +254,16 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             setup.raw["tools"] = tools.get("tools", [])
         self.note_config(**setup.config_fact())
 
-    async def _user_activity(self, source: str) -> None:
-        """New user input: interrupt a generation in progress (unless NO_INTERRUPTION)."""
-        if self._setup.no_interruption:
-            return
-        if self.turns.current is not None:
-            await self.turns.barge_in()
-        elif self.turns.awaiting_tools:
-            await self.turns.cancel("turn_detected")  # gives the calls up: toolCallCancellation follows
-        elif self.emulator.late_interrupt and source == "speech" and self.turns.playing() is not None:
-            self.turns.last = None  # the client is presumably still playing the last reply: one lone interrupt
-            await self.send({"serverContent": {"interrupted": True}})
-            self.note("barge_in", source=source, late=True)
-
     # ================================================================== the turn template's hooks
     def new_response_id(self) -> str:
         rid, self._reuse_rid = self._reuse_rid, None
         return rid or super().new_response_id()
 
     def plan_steps(self, reply: ReplyStream) -> list[tuple[PcmData | None, list[str]]]:
-        return [] if self._setup.profile.transcription_only else super().plan_steps(reply)
+        return [] if self.session_setup.profile.transcription_only else super().plan_steps(reply)
 
     async def send_user_transcript(self, turn: PlannedTurn, context: Mapping[str, Any]) -> None:
-        setup = self._setup
+        setup = self.session_setup
         if turn.trigger != "speech":
             return
         self.conversation.history.append(Turn("user", turn.user_transcript, data="speech"))
@@ -416,12 +279,12 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
 
     async def reply_started(self, reply: ReplyStream) -> None:
         self._generation_complete = False
-        setup = self._setup
+        setup = self.session_setup
         if not setup.profile.transcription_only and msg.usage_plan(setup.profile, self.traffic) in ("start", "split"):
             await self.send({"serverContent": {}, "usageMetadata": self._usage("prompt", 0.0, 0)})
 
     async def send_reply_chunk(self, reply: ReplyStream, audio: PcmData | None, text: Sequence[str]) -> None:
-        setup = self._setup
+        setup = self.session_setup
         said = list(text)
         if audio is not None:
             for event in msg.audio_content(
@@ -436,7 +299,7 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
                 await self.send({"serverContent": {"outputTranscription": {"text": piece}}})
 
     async def send_tool_calls(self, reply: ReplyStream, calls: Sequence[PlannedToolCall]) -> None:
-        setup = self._setup
+        setup = self.session_setup
         if self._staged:  # the model spoke a filler; the reply goes on in the background
             await self.send({"serverContent": {"turnComplete": True, "interactionStatus": "IN_PROGRESS"}})
             self._reuse_rid = reply.id
@@ -458,7 +321,7 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
             self.conversation.model_turns += 1
         if reply.cancelled:
             await self._interrupted()
-        elif not reply.reply.tool_calls and not self._setup.profile.transcription_only:
+        elif not reply.reply.tool_calls and not self.session_setup.profile.transcription_only:
             await self._generation_done()
 
     async def tools_cancelled(self, calls: Sequence[PlannedToolCall]) -> None:
@@ -469,7 +332,7 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
         await self._interrupted()
 
     async def turn_finished(self, last: ReplyStream) -> None:
-        setup = self._setup
+        setup = self.session_setup
         if not self._generation_complete and not setup.profile.transcription_only:
             await self._generation_done()
         if self.emulator.turn_complete_delay == "playback" and last.playout_end is not None:
@@ -495,16 +358,16 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
     async def _interrupted(self) -> None:
         await self.send({"serverContent": {"interrupted": True}})
         await self.send({"serverContent": {"turnComplete": True}})
-        if self._setup.resumption:
+        if self.session_setup.resumption:
             await self._send_handle()
 
     def _usage(self, part: Any, audio_ms: float, chars: int) -> dict[str, Any]:
-        profile = self._setup.profile
+        profile = self.session_setup.profile
         thoughts = 16 if profile.thinks and self.traffic.thoughts_tokens and part != "prompt" else 0
         return usage_metadata(
-            prompt_audio_ms=self._prompt_audio_ms,
-            prompt_chars=self._prompt_chars,
-            prompt_images=self._images,
+            prompt_audio_ms=self.input.prompt_audio_ms,
+            prompt_chars=self.input.prompt_chars,
+            prompt_images=self.input.images,
             response_audio_ms=audio_ms,
             response_chars=chars,
             thoughts=thoughts,
@@ -547,14 +410,3 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
     async def _lifetime(self, lifetime: float) -> None:
         await asyncio.sleep(lifetime)
         await self.announce_go_away(self.emulator.go_away_time_left_s)
-
-
-def _rate(mime: str) -> int:
-    for param in mime.split(";")[1:]:
-        key, _, value = param.strip().partition("=")
-        if key.strip().lower() == "rate":
-            text = value.strip()
-            if not text.isdigit() or not 8000 <= int(text) <= 48000:
-                raise WireError(1007, f"Unsupported audio sample rate in {mime!r}. {INVALID_ARGUMENT}")
-            return int(text)
-    return VAD_RATE
