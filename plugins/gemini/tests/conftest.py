@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -48,6 +49,15 @@ async def server_barrier(emulator: GeminiEmulator, rec: EventRecorder) -> None:
 def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:
     """The events of ``cls`` in a list of events (such as :meth:`EventRecorder.collect_until` returns)."""
     return [e for e in events if isinstance(e, cls)]
+
+
+@pytest.fixture(autouse=True)
+def _emulator_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``GEMINI_TEST_LATENCY=realistic`` runs every test with the emulator's realistic latency (the default:
+    none): the tests must pass under both."""
+    latency = os.environ.get("GEMINI_TEST_LATENCY")
+    if latency:
+        monkeypatch.setattr(GeminiEmulator, "default_latency", latency)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -332,11 +333,11 @@ async def test_turn_complete_can_wait_for_playback() -> None:
         ws = await open_ws(emu)
         await setup(ws)
         await ws.send(json.dumps({"realtimeInput": {"text": "go"}}))
-        loop = asyncio.get_running_loop()
-        await until(ws, lambda m: m.get("serverContent", {}).get("generationComplete"))
-        generated = loop.time()
         await until(ws, turn_complete)
-        assert loop.time() - generated > 0.1  # held back while the 0.4 s reply would still be playing
+        # held back until a client playing the 0.4 s reply in real time from its first chunk is done (the
+        # emulator's own clock: no timing luck either way)
+        playout_end = emu.connection(1).turns.last.playout_end
+        assert playout_end is not None and time.monotonic() >= playout_end
         await ws.close()
 
 

@@ -85,6 +85,7 @@ class GeminiHandler:
         self._vad_signals = False  # the server sends voiceActivity: stop deriving speech events
         self.awaiting_reply = False
         self.text_turn = False  # the pending user turn is text: an interruption is not the user speaking
+        self.unanswered_texts: list[str] = []  # sent on this connection, no turn completed since
         # tools and limits
         self.pending_calls: set[str] = set()
         self.synthetic_ids: set[str] = set()
@@ -95,11 +96,12 @@ class GeminiHandler:
         """The model is replying, running tools or about to reply: not a good moment to switch."""
         return self._rid is not None or bool(self.pending_calls) or self.awaiting_reply
 
-    def expect_reply(self, *, text: bool = False) -> None:
-        """The session asked for a reply (text, tool results, the end of a manual turn)."""
+    def expect_reply(self, *, text: str | None = None) -> None:
+        """The session asked for a reply (``text`` from the user, tool results, the end of a manual turn)."""
         self.awaiting_reply = True
-        if text:
+        if text is not None:
             self.text_turn = True
+            self.unanswered_texts.append(text)
 
     def user_turn_started(self) -> None:
         """The session began a manual user turn (``activityStart``)."""
@@ -282,6 +284,7 @@ class GeminiHandler:
             self._finish_generation(rid)
         self._rid = None
         self.awaiting_reply = False
+        self.unanswered_texts = []
         self._flush_usage(rid or self._last_rid)
         if not self.pending_calls:
             self.text_turn = False

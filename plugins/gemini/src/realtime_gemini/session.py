@@ -371,7 +371,7 @@ class GeminiRealtime(Realtime):
 
     async def simple_response(self, text: str) -> None:
         transport, handler = self._live()
-        handler.expect_reply(text=True)
+        handler.expect_reply(text=text)
         await transport.send_json(protocol.text_message(text, self._options.text_input_mode))
 
     async def begin_user_turn(self) -> None:
@@ -429,6 +429,7 @@ class GeminiRealtime(Realtime):
     async def _reconnect(self, ctx: ReconnectContext) -> bool:
         opts = self._options
         old = self._transport
+        unanswered = list(self._handler.unanswered_texts) if self._handler is not None else []
         handle = self._resumption.handle if opts.session_resumption else None
         overlap = bool(ctx.planned and opts.make_before_break and old is not None and old.is_open)
         if not overlap and old is not None:
@@ -447,11 +448,14 @@ class GeminiRealtime(Realtime):
         if self._activity_open:
             # a manual user turn was open on the old connection: reopen it before its audio is replayed
             await transport.send_json({"realtimeInput": {"activityStart": {}}})
-        if not restored:
+        if restored:
+            await self._replay(self._resumption.take(planned=ctx.planned))
+        else:
             self._resumption.forget()
-            return False
-        await self._replay(self._resumption.take(planned=ctx.planned))
-        return True
+        for text in unanswered:  # asked on the old connection, never answered there: ask again
+            handler.expect_reply(text=text)
+            await transport.send_json(protocol.text_message(text, opts.text_input_mode))
+        return restored
 
     async def _replay(self, chunks: list[PcmData]) -> None:
         """Send the audio a resumed session must hear again; if the new connection fails meanwhile, keep

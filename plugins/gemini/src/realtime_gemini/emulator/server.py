@@ -123,6 +123,9 @@ class GeminiEmulator(WebEmulator):
     ) | frozenset(AUDIO_ACCOUNTING)  # fmt: skip
     fault_kinds: ClassVar[frozenset[str]] = FRAMEWORK_FAULT_KINDS | {"expire", "go_away"}
     fault_phases: ClassVar[frozenset[str]] = frozenset(FAULT_PHASES)
+    default_latency: ClassVar[str | None] = None
+    """The latency preset of an emulator made without ``latency=`` whose scenario names none (None: no
+    latency); a test suite sets it to run all its tests under ``"realistic"`` latency too."""
 
     def __init__(
         self,
@@ -151,6 +154,9 @@ class GeminiEmulator(WebEmulator):
         reject_upgrades: list[int] | None = None,
         **harness: Any,
     ) -> None:
+        scenario = harness.get("scenario")
+        if "latency" not in harness and (scenario is None or scenario.latency is None):
+            harness["latency"] = self.default_latency
         super().__init__(**harness)
         self.player = _GeminiPlayer(self.scenario, self.output_sample_rate, latency=self.latency)
         self.profile = profile
