@@ -442,9 +442,9 @@ class GeminiRealtime(Realtime):
                 raise
             transport, handler, restored = await self._resume_refused(old if overlap else None, handle)
             overlap = False
+        self._install(transport, handler)  # first: close() from here on releases the new connection too
         if overlap and old is not None:
             await old.close()
-        self._install(transport, handler)
         if self._activity_open:
             # a manual user turn was open on the old connection: reopen it before its audio is replayed
             await transport.send_json({"realtimeInput": {"activityStart": {}}})
