@@ -14,7 +14,6 @@ from realtime_core import (
     ConfigurationError,
     ConnectionFailedError,
     InterruptInfo,
-    MissingAPIKeyError,
     PcmData,
     ProviderError,
     Realtime,
@@ -30,7 +29,7 @@ from realtime_core.errors import redact
 
 from . import protocol
 from .capabilities import build_capabilities
-from .endpoints import resolve_endpoint
+from .endpoints import require_credentials, resolve_endpoint
 from .errors import classify_close, is_session_not_found
 from .handler import GeminiHandler
 from .models import DEFAULT_MODEL
@@ -187,7 +186,7 @@ class GeminiRealtime(Realtime):
             audio_stream_end_after=audio_stream_end_after, resume_replay_ms=resume_replay_ms,
             make_before_break=make_before_break, go_away_margin=go_away_margin, extra_setup=dict(extra_setup or {}),
         )  # fmt: skip
-        self._check_credentials(key)
+        require_credentials(self._options)
         self._transport: GeminiTransport | None = None
         self._handler: GeminiHandler | None = None
         self._opening: set[GeminiTransport] = set()  # connections being set up (close() releases them too)
@@ -198,21 +197,6 @@ class GeminiRealtime(Realtime):
         self._activity_audio = False
         self._last_audio_at = 0.0
         self._audio_flowing: asyncio.Event | None = None
-
-    def _check_credentials(self, key: SecretStr | None) -> None:
-        opts = self._options
-        if opts.vertex is None and opts.ephemeral_token is None and opts.api_key is None:
-            raise MissingAPIKeyError(
-                "no credentials for gemini: pass api_key=..., ephemeral_token=... or vertex=VertexAI(...), "
-                "or set GEMINI_API_KEY or GOOGLE_API_KEY",
-                provider="gemini",
-            )
-        vertex = opts.vertex
-        if vertex is not None and vertex.access_token is None and vertex.token_provider is None and key is None:
-            raise MissingAPIKeyError(
-                "Vertex AI needs VertexAI(access_token=...) or token_provider=..., or an express-mode api_key",
-                provider="gemini",
-            )
 
     # ================================================================== what it is
     @property
