@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from realtime_core import PcmData, Realtime, RealtimeEvent
+from realtime_core import PcmData, Realtime, RealtimeErrorEvent, RealtimeEvent
 from realtime_core.testing import EventRecorder, stream_audio
 from realtime_gemini import GeminiRealtime
 from realtime_gemini.emulator import GeminiEmulator
@@ -36,9 +37,27 @@ async def send_audio(session: GeminiRealtime, pcm: PcmData, chunk_ms: float = 20
     await stream_audio(session, pcm, chunk_ms)
 
 
+async def server_barrier(emulator: GeminiEmulator, rec: EventRecorder) -> None:
+    """Return once the session has read every server message sent so far: the emulator sends a message the
+    session answers with an error event (audio labelled with a rate no client plays) and nothing else."""
+    mark = rec.mark()
+    bad = {"inlineData": {"mimeType": "audio/pcm;rate=1", "data": "AAAA"}}
+    await emulator.connection().send({"serverContent": {"modelTurn": {"parts": [bad]}}})
+    await rec.wait_for(RealtimeErrorEvent, lambda e: "rate=1" in str(e.error), after=mark)
+
+
 def of(events: list[RealtimeEvent], cls: type[Any]) -> list[Any]:
     """The events of ``cls`` in a list of events (such as :meth:`EventRecorder.collect_until` returns)."""
     return [e for e in events if isinstance(e, cls)]
+
+
+@pytest.fixture(autouse=True)
+def _emulator_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``GEMINI_TEST_LATENCY=realistic`` runs every test with the emulator's realistic latency (the default:
+    none): the tests must pass under both."""
+    latency = os.environ.get("GEMINI_TEST_LATENCY")
+    if latency:
+        monkeypatch.setattr(GeminiEmulator, "default_latency", latency)
 
 
 @pytest.fixture

@@ -119,7 +119,7 @@ async def test_other_output_rates_are_resampled_to_the_declared_24k(recorder: Re
         rec = await recorder(session)
         pcm = PcmData.tone(200, 16000)
         chunk = base64.b64encode(pcm.to_bytes()).decode()
-        conn = emu.active[1]
+        conn = emu.connection(1)
         await conn.send(
             {
                 "serverContent": {
@@ -137,7 +137,7 @@ async def test_empty_and_unknown_server_messages_are_ignored(recorder: RecorderF
     scenario = Scenario(turns=[Turn(reply=Reply(text="ok"))])
     async with GeminiEmulator(scenario=scenario) as emu, GeminiRealtime(**emu.session_options()) as session:
         rec = await recorder(session)
-        conn = emu.active[1]
+        conn = emu.connection(1)
         for message in ({}, {"serverContent": {}}, {"somethingNew": {"x": 1}}):
             await conn.send_raw(json.dumps(message))
         await session.simple_response("hi")

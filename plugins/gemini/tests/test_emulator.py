@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -332,11 +333,11 @@ async def test_turn_complete_can_wait_for_playback() -> None:
         ws = await open_ws(emu)
         await setup(ws)
         await ws.send(json.dumps({"realtimeInput": {"text": "go"}}))
-        loop = asyncio.get_running_loop()
-        await until(ws, lambda m: m.get("serverContent", {}).get("generationComplete"))
-        generated = loop.time()
         await until(ws, turn_complete)
-        assert loop.time() - generated > 0.1  # held back while the 0.4 s reply would still be playing
+        # held back until a client playing the 0.4 s reply in real time from its first chunk is done (the
+        # emulator's own clock: no timing luck either way)
+        playout_end = emu.connection(1).turns.last.playout_end
+        assert playout_end is not None and time.monotonic() >= playout_end
         await ws.close()
 
 
@@ -369,6 +370,7 @@ async def test_deprecated_media_chunks_use_only_the_first_element(emulator: Gemi
 
 def test_profiles_capture_the_open_points() -> None:
     assert PROFILES["2.5"].combine_parts is False and PROFILES["3.1"].combine_parts is True
-    assert PROFILES["3.1"].client_content_seed_only and not PROFILES["2.5"].client_content_seed_only
+    assert PROFILES["3.1"].client_content == "seed_only" and PROFILES["2.5"].client_content == "any"
+    assert PROFILES["3.8"].client_content == "with_role" and PROFILES["3.8"].tool_behaviors[0] == "NON_BLOCKING"
     assert PROFILES["3.1"].turn_coverage_default.endswith("AND_ALL_VIDEO")
     assert PROFILES["2.5"].with_(voice_activity=True).voice_activity

@@ -21,7 +21,7 @@ from realtime_core import (
     RealtimeUserSpeechTranscriptionEvent,
 )
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
-from realtime_gemini import GeminiRealtime
+from realtime_gemini import GeminiRealtime, InputTranscription
 from realtime_gemini.emulator import GeminiEmulator
 
 from .conftest import RecorderFactory, send_audio, speech, utterance
@@ -250,8 +250,9 @@ async def test_every_client_message_of_the_plugin_fits_the_sdk_model() -> None:
             )
         ]
     )
-    async with GeminiEmulator(scenario=scenario) as emu:
+    async with GeminiEmulator(scenario=scenario.model_copy(update={"when_exhausted": "repeat_last"})) as emu:
         options = emu.session_options() | {
+            "model": "gemini-3.1-flash-live-preview",
             "tools": [get_weather],
             "instructions": "Be brief.",
             "voice": "Kore",
@@ -297,6 +298,22 @@ async def test_every_client_message_of_the_plugin_fits_the_sdk_model() -> None:
         ) as session:
             await session.simple_response("hi")
             await emu.wait_for("clientContent")
+        for model, extra in (
+            ("gemini-3.8-live", {"text_input": "client_content"}),  # tools declared BLOCKING
+            ("gemini-3.8-live-extended-thinking", {"thinking_level": "medium"}),  # tools NON_BLOCKING
+        ):
+            async with GeminiRealtime(**emu.session_options(), model=model, tools=[get_weather], **extra) as session:
+                stream = session.events()
+                await session.simple_response("weather?")
+                await stream.wait_for(RealtimeToolCallFinishedEvent)
+                await stream.wait_for(RealtimeAudioOutputDoneEvent)
+        transcription = InputTranscription(language_codes=("en-US",), custom_vocabulary=("Gemini",), mode="smart")
+        async with GeminiRealtime(
+            **emu.session_options(), model="gemini-3.5-transcribe-live", input_transcription=transcription
+        ) as session:
+            stream = session.events()
+            await send_audio(session, utterance(300, 600))
+            await stream.wait_for(RealtimeUserSpeechTranscriptionEvent, lambda e: e.mode == "final")
         assert not emu.closes, emu.closes
         kinds = set()
         for message in emu.received:
@@ -335,23 +352,66 @@ async def test_official_sdk_sees_the_servers_errors(tls_emulator: GeminiEmulator
     assert info.value.code == 1008 and "is not found for API version v1beta" in str(info.value)
 
 
-async def test_official_sdk_with_an_ephemeral_token(tls_emulator: GeminiEmulator) -> None:
-    """The SDK's constrained endpoint and token header are what the emulator (and our plugin) use."""
-    emu = tls_emulator
-    assert emu.ca_file
-    trust = ssl.create_default_context(cafile=emu.ca_file)
-    options = types.HttpOptions(base_url=emu.base_url + "/", api_version="v1alpha", async_client_args={"ssl": trust})
-    client = genai.Client(api_key="auth_tokens/emulator-token", http_options=options)
+async def test_an_outside_client_connects_from_what_realtime_emulate_prints(tls_emulator: GeminiEmulator) -> None:
+    """``realtime emulate gemini`` prints connection_info(): with only that, the official SDK connects with
+    the ephemeral token (the constrained endpoint, ``Authorization: Token``), and so does this plugin."""
+    info = tls_emulator.connection_info()
+    token = info.credentials["ephemeral_token"]
+    assert info.credentials["api_key"] and info.credentials["vertex_access_token"]
+    assert info.ca_file and any(token in line for line in info.lines())
+    trust = ssl.create_default_context(cafile=info.ca_file)
+    base = info.urls["base URL (google-genai HttpOptions.base_url)"]
+    options = types.HttpOptions(base_url=base, api_version="v1alpha", async_client_args={"ssl": trust})
+    client = genai.Client(api_key=token, http_options=options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the SDK flags ephemeral tokens as experimental
-        async with client.aio.live.connect(model="gemini-3.1-flash-live-preview") as session:
+        async with client.aio.live.connect(model="gemini-3.8-live") as session:
             assert session.setup_complete is not None
-    async with GeminiRealtime(
-        base_url=emu.ws_base_url, ca_file=emu.ca_file, ephemeral_token="auth_tokens/emulator-token"
-    ) as ours:
+    ws_base = info.urls["websocket (ephemeral token)"].split("/ws/")[0]
+    async with GeminiRealtime(base_url=ws_base, ca_file=info.ca_file, ephemeral_token=token) as ours:
         assert ours.connected
-    sdk, plugin = (m.payload for m in emu.messages("connect"))
+    sdk, plugin = (m.payload for m in tls_emulator.messages("connect"))
     assert (
         sdk["api"] == plugin["api"] == "constrained" and sdk["credential_via"] == plugin["credential_via"] == "header"
     )
-    check_all_sent(emu)
+    check_all_sent(tls_emulator)
+
+
+async def test_official_sdk_with_the_current_models() -> None:
+    """Pipecat's default (gemini-3.8-live) connects; extended thinking's staged reply ends, for the SDK's
+    receive(), at interactionStatus IDLE, not at the first turnComplete."""
+    filler = Reply(text="Let me check.", tool_calls=[ToolCallSpec(name="get_weather", arguments={"city": "Paris"})])
+    scenario = Scenario(turns=[Turn(on="text", reply=filler, after_tools=Reply(text="It is sunny in Paris."))])
+    async with GeminiEmulator(tls=True, scenario=scenario) as emu:
+        client = sdk_client(emu)
+        async with client.aio.live.connect(model="gemini-3.8-live", config={"response_modalities": ["AUDIO"]}) as s:
+            assert s.setup_complete is not None
+        config: dict[str, Any] = {
+            "response_modalities": ["AUDIO"],
+            "output_audio_transcription": {},
+            "thinking_config": {"thinking_level": "LOW"},
+            "tools": [{"function_declarations": [{"name": "get_weather", "behavior": "NON_BLOCKING"}]}],
+        }
+        async with client.aio.live.connect(model="gemini-3.8-live-extended-thinking", config=config) as session:
+            await session.send_realtime_input(text="weather in Paris?")
+            before: list[Any] = []
+            async for message in session.receive():
+                if message.tool_call:
+                    call = message.tool_call.function_calls[0]
+                    break
+                before.append(message)
+            # receive() went on past the filler's turnComplete (IN_PROGRESS): the reply was not over
+            assert before[-1].server_content.turn_complete
+            assert before[-1].server_content.interaction_status == types.InteractionStatus.IN_PROGRESS
+            await session.send_tool_response(
+                function_responses=[types.FunctionResponse(id=call.id, name=call.name, response={"output": "sunny"})]
+            )
+            messages = await receive_turn(session)
+            assert messages[-1].server_content.interaction_status == types.InteractionStatus.IDLE
+            said = "".join(
+                m.server_content.output_transcription.text
+                for m in messages
+                if m.server_content and m.server_content.output_transcription
+            )
+            assert said == "It is sunny in Paris."
+        check_all_sent(emu)

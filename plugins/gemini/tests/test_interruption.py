@@ -80,6 +80,7 @@ async def test_local_interrupt_drops_the_rest_and_tells_the_server_nothing(recor
             "fact:text_in",
             "fact:response_requested",
             "fact:barge_in",
+            "fact:response_sent",
         }
 
 

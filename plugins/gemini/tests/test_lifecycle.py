@@ -13,6 +13,7 @@ from realtime_core import (
     ConfigurationError,
     ConnectionFailedError,
     MissingAPIKeyError,
+    ProviderError,
     RateLimitedError,
     RealtimeAudioOutputDoneEvent,
     RealtimeAudioOutputEvent,
@@ -23,6 +24,7 @@ from realtime_core import (
     ReconnectPolicy,
     SessionClosedError,
 )
+from realtime_core.emulator import Fault, Scenario
 from realtime_gemini import GeminiRealtime, VertexAI
 from realtime_gemini.emulator import GeminiEmulator
 
@@ -61,7 +63,7 @@ async def test_connected_only_after_setup_complete(emulator: GeminiEmulator) -> 
         assert emulator.messages("setup", connection=1)
         assert emulator.sent_messages(1)[0] == {"setupComplete": {}}
         setup = emulator.messages("setup")[0].payload["setup"]
-        assert setup["model"] == "models/gemini-3.1-flash-live-preview"
+        assert setup["model"] == "models/gemini-3.8-live"
         assert setup["sessionResumption"] == {}
         assert setup["inputAudioTranscription"] == {} and setup["outputAudioTranscription"] == {}
 
@@ -84,8 +86,11 @@ async def test_bad_key_is_an_authentication_error(emulator: GeminiEmulator) -> N
 
 
 async def test_unknown_model_is_a_configuration_error(emulator: GeminiEmulator) -> None:
+    with pytest.raises(ConfigurationError, match="unknown model 'gemini-live-2.5-flash-preview'; choose one of"):
+        GeminiRealtime(**emulator.session_options(), model="gemini-live-2.5-flash-preview")  # refused up front
+    # passed through as models/<id>, the server is the judge (a retired model: 1008 "not found")
     with pytest.raises(ConfigurationError) as info:
-        await GeminiRealtime(**emulator.session_options(), model="gemini-live-2.5-flash-preview").connect()
+        await GeminiRealtime(**emulator.session_options(), model="models/gemini-live-2.5-flash-preview").connect()
     assert info.value.code == "1008"
     assert "not found for API version v1beta" in str(info.value)
 
@@ -192,3 +197,38 @@ async def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture, recorder: R
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "x-goog-api-key" in logged.lower() or "GET" in logged  # the handshake was logged...
     assert SECRET not in logged  # ...without the key
+
+
+async def test_a_server_error_during_setup_is_raised_recoverable_with_no_event_before(
+    recorder: RecorderFactory,
+) -> None:
+    # the server fails (1011) before it answers the setup: connect() raises it, typed and recoverable
+    scenario = Scenario(faults=[Fault(kind="close", code=1011, after_messages=1)])
+    async with GeminiEmulator(scenario=scenario) as emu:
+        session = GeminiRealtime(**emu.session_options())
+        rec = await recorder(session)
+        with pytest.raises(ProviderError) as info:
+            await session.connect()
+        assert info.value.recoverable and info.value.code == "1011"
+        assert not rec.events  # no error event (and no connected event) before the exception
+        async with GeminiRealtime(**emu.session_options()) as again:  # transient: the next connect works
+            assert again.connected
+
+
+async def test_the_emulator_notes_the_whole_configuration(emulator: GeminiEmulator) -> None:
+    def lookup(city: str) -> str:
+        """Look a city up."""
+        return city
+
+    options = {"voice": "Puck", "instructions": "Be brief.", "tools": [lookup], "temperature": 0.4}
+    async with GeminiRealtime(**emulator.session_options(), **options):
+        fact = await emulator.wait_fact("session_configured")
+    config = fact.data
+    assert config["instructions"] == "Be brief." and config["voice"] == "Puck" and config["temperature"] == 0.4
+    assert config["model"] == "gemini-3.8-live" and config["output_modality"] == "audio"
+    assert config["input_audio"] == {"sample_rate": 16000, "encoding": "pcm16"}
+    assert config["output_audio"] == {"sample_rate": 24000, "encoding": "pcm16"}
+    assert config["turn_detection"] == "server" and config["input_transcription"] is True
+    (tool,) = config["tools"]
+    assert tool["name"] == "lookup" and tool["description"] == "Look a city up."
+    assert tool["parameters"]["properties"]["city"]["type"] == "string"

@@ -23,11 +23,13 @@ from realtime_core import (
     load,
 )
 from realtime_gemini import ActivityDetection, ContextWindowCompression, GeminiRealtime, VertexAI, build_capabilities
-from realtime_gemini.close_codes import classify_close, is_session_not_found
 from realtime_gemini.endpoints import resolve_endpoint
-from realtime_gemini.options import GeminiOptions, build_options, model_generation
-from realtime_gemini.protocol import audio_message, build_setup, parse_duration, parse_rate, usage_fields
+from realtime_gemini.errors import classify_close, is_session_not_found
+from realtime_gemini.options import GeminiOptions, build_options
+from realtime_gemini.protocol import audio_frame, build_setup, parse_duration, parse_rate, usage_fields
 from realtime_gemini.resumption import ResumptionState
+
+LEGACY = "gemini-3.1-flash-live-preview"
 
 
 @pytest.mark.parametrize(
@@ -35,13 +37,26 @@ from realtime_gemini.resumption import ResumptionState
     [
         ({"voice": "kore"}, "case-sensitive: use 'Kore'"),
         ({"response_modality": "video"}, "response_modality"),
-        ({"response_modality": "text", "output_transcription": True}, "needs response_modality='audio'"),
+        (
+            {"model": LEGACY, "response_modality": "text", "output_transcription": True},
+            "needs response_modality='audio'",
+        ),
         ({"thinking_budget": 0, "thinking_level": "low"}, "not both"),
         ({"base_url": "ftp://x"}, "base_url"),
         ({"temperature": -1}, "temperature"),
         ({"model": " "}, "model"),
-        ({"text_input": "client_content"}, "seed the history"),
+        ({"model": LEGACY, "text_input": "client_content"}, "seed the history"),
         ({"activity_detection": {"silence_duration_ms": -5}}, "silence_duration_ms"),
+        ({"voice": "Nobody"}, "unknown voice 'Nobody'; choose one of Zephyr, Puck"),
+        ({"model": "gemini-9-live"}, "unknown model 'gemini-9-live'; choose one of gemini-3.8-live"),
+        ({"response_modality": "text"}, "response_modality 'text' is not offered by gemini-3.8-live; use 'audio'"),
+        ({"thinking_level": "low"}, "gemini-3.8-live does not take a thinking_level"),
+        ({"thinking_budget": 0}, "thinking_budget is for 2.5 models"),
+        ({"affective_dialog": True}, "affective_dialog is a 2.5 native-audio feature"),
+        ({"proactive_audio": False}, "proactive audio is always on for gemini-3.8-live"),
+        ({"model": LEGACY, "proactive_audio": True}, "proactive_audio is not offered"),
+        ({"model": "gemini-3.8-live-extended-thinking", "thinking_level": "minimal"}, "choose one of low, medium"),
+        ({"model": "gemini-3.8-live-extended-thinking", "tool_behavior": "blocking"}, "it takes non_blocking"),
     ],
 )
 def test_bad_options_are_configuration_errors(options: dict, message: str) -> None:
@@ -69,6 +84,7 @@ def test_options_hold_keys_as_secrets() -> None:
 def test_setup_carries_every_option_in_wire_casing() -> None:
     options = build_options(
         api_key=SecretStr("k"),
+        model=LEGACY,
         voice="Kore",
         language_code="en-US",
         media_resolution="low",
@@ -143,13 +159,6 @@ def test_2_5_features_pick_v1alpha_and_vertex_uses_the_resource_name() -> None:
     assert "Endpoint(" in repr(endpoint) and "tok" not in repr(endpoint)
 
 
-def test_model_generation() -> None:
-    assert model_generation("gemini-3.1-flash-live-preview") == "3.1"
-    assert model_generation("models/gemini-3.8-flash-live") == "3.1"
-    assert model_generation("gemini-2.5-flash-native-audio-preview-12-2025") == "2.5"
-    assert model_generation("gemini-live-2.5-flash-native-audio") == "2.5"
-
-
 def test_capabilities_follow_the_configuration() -> None:
     default = build_capabilities(GeminiOptions())
     assert default.server_vad and not default.manual_turns and default.user_transcript == "delta"
@@ -164,7 +173,7 @@ def test_capabilities_follow_the_configuration() -> None:
     assert (
         manual.manual_turns and not manual.server_vad and manual.user_transcript == "none" and manual.user_speech_events
     )
-    text = build_capabilities(GeminiOptions(response_modality="text"))
+    text = build_capabilities(GeminiOptions(model=LEGACY, response_modality="text"))
     assert text.text_output and not text.audio_output and text.agent_transcript == "none"
     assert not build_capabilities(GeminiOptions(session_resumption=False)).session_resumption
 
@@ -217,44 +226,69 @@ def test_wire_helpers() -> None:
         and parse_rate("audio/pcm") == 24000
         and parse_rate("audio/pcm; rate=16000") == 16000
     )
+    for bad in ("rate=1", "rate=7999", "rate=48001", "rate=abc", "rate=-24000", "rate=1e9", "rate=" + "9" * 400):
+        assert parse_rate("audio/pcm;" + bad) is None, bad  # bounded: never trusted into a huge resample
+    assert parse_duration("inf") is None and parse_duration(float("nan")) is None
     usage = {
         "promptTokenCount": 10,
         "candidatesTokenCount": 5,
-        "totalTokenCount": 15,
+        "thoughtsTokenCount": 2,
+        "totalTokenCount": 17,
         "promptTokensDetails": [{"modality": "AUDIO", "tokenCount": 7}, {"modality": "TEXT", "tokenCount": 3}],
         "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 5}],
     }
     assert usage_fields(usage) == {
         "input_tokens": 10,
-        "output_tokens": 5,
-        "total_tokens": 15,
+        "output_tokens": 7,  # thinking is billed as output
+        "total_tokens": 17,
         "cached_input_tokens": None,
         "input_audio_tokens": 7,
         "input_text_tokens": 3,
         "output_audio_tokens": 5,
     }
     pcm = PcmData.tone(20, 16000)
-    msg = audio_message(pcm)
+    msg = audio_frame(pcm.to_bytes(), 16000)
     assert msg.startswith(b'{"realtimeInput":{"audio":{"mimeType":"audio/pcm;rate=16000","data":"')
     assert base64.b64decode(json.loads(msg)["realtimeInput"]["audio"]["data"]) == pcm.to_bytes()
 
 
 def test_resumption_buffer_is_bounded_and_cleared_by_handles() -> None:
     state = ResumptionState(replay_ms=100)
+    state.add(PcmData.silence(20, 16000))
+    assert state.pending_ms == 0  # no handle yet: nothing could be resumed, nothing is kept
+    state.update("h")
     for _ in range(10):
         state.add(PcmData.silence(20, 16000))
-    assert state.pending_ms == 100
-    state.update("h")
-    assert state.pending_ms == 0 and state.handle == "h"
-    state.add(PcmData.silence(20, 16000))
-    assert len(state.take()) == 1 and state.pending_ms == 0
+    assert state.pending_ms == 100 and state.handle == "h"
+    state.update("h2")
+    assert state.pending_ms == 0 and state.handle == "h2"
     state.forget()
     assert state.handle is None
 
 
+def test_resumption_replays_only_what_core_does_not() -> None:
+    """Core replays audio sent since the last audio_confirmed() after a lost connection; the plugin
+    replays the rest since the handle. After a planned switch core replays nothing: the plugin, all."""
+    a, b, c = (PcmData.tone(20, 16000, frequency=f) for f in (200, 300, 400))
+    state = ResumptionState(replay_ms=1000)
+    state.update("h")
+    state.add(a)
+    state.confirmed()  # e.g. voiceActivity: core dropped a from its own replay buffer
+    state.add(b)
+    state.add(c)
+    assert state.take(planned=False) == [a]  # b and c: core replays them
+    state.add(a)
+    state.confirmed()
+    state.add(b)
+    assert state.take(planned=True) == [a, b]
+    state.give_back([c])
+    assert state.take(planned=False) == [c]
+
+
 def test_registered_through_the_entry_point() -> None:
     spec = get_provider("gemini")
-    assert spec.session_class is GeminiRealtime and spec.default_model == "gemini-3.1-flash-live-preview"
+    assert spec.session_class is GeminiRealtime and spec.default_model == "gemini-3.8-live"
+    assert "gemini-3.8-live-extended-thinking" in spec.models and "gemini-3.5-transcribe-live" in spec.models
     assert spec.emulator is not None and spec.api_key_env == ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     session = load("gemini", api_key="k", voice="Puck")
     assert isinstance(session, GeminiRealtime) and session.options.voice == "Puck"

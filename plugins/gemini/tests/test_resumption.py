@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 
+import pytest
+
 from realtime_core import (
     PcmData,
     RealtimeAgentSpeechTranscriptionEvent,
@@ -249,3 +251,24 @@ async def test_tool_results_for_a_replaced_connection_are_not_sent() -> None:
             error = await stream.wait_for(RealtimeErrorEvent, lambda e: e.context == "tool results")
             assert "slow_lookup" in str(error.error)
         assert not emu.messages("toolResponse")
+
+
+@pytest.mark.parametrize("planned", [False, True])
+async def test_a_question_the_old_connection_never_answered_is_asked_again(
+    planned: bool, recorder: RecorderFactory
+) -> None:
+    # the connection ends after the question arrived and before any reply: dropped (1011), or a goAway with
+    # no time left (the switch cannot wait for the reply)
+    fault = Fault(kind="go_away", delay_ms=1, at_turn=0) if planned else Fault(kind="close", code=1011, at_turn=0)
+    answer = Turn(on="text", reply=Reply(text="Here is the answer."))
+    scenario = Scenario(turns=[answer], faults=[fault], when_exhausted="repeat_last")
+    async with GeminiEmulator(scenario=scenario) as emu:
+        session = GeminiRealtime(**emu.session_options(), reconnect=FAST)
+        async with session:
+            rec = await recorder(session)
+            await session.simple_response("what is the answer?")
+            reconnected = await rec.wait_for(RealtimeReconnectedEvent)
+            assert reconnected.planned is planned
+            said = await rec.wait_for(RealtimeAgentSpeechTranscriptionEvent, lambda e: e.mode == "final")
+            assert said.text == "Here is the answer."
+        assert [m.connection for m in emu.messages("realtimeInput.text")] == [1, 2]

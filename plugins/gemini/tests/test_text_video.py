@@ -31,9 +31,9 @@ async def test_text_goes_as_realtime_input_text_and_is_answered(
     assert emulator.facts_named("text_in")[0].data["text"] == "Hello there"
 
 
-async def test_2_5_models_can_send_text_as_client_content() -> None:
+@pytest.mark.parametrize("model", ["gemini-2.5-flash-native-audio-preview-12-2025", "gemini-3.8-live"])
+async def test_text_as_client_content_where_the_model_takes_it(model: str) -> None:
     async with GeminiEmulator() as emu:
-        model = "gemini-2.5-flash-native-audio-preview-12-2025"
         async with GeminiRealtime(**emu.session_options(), model=model, text_input="client_content") as session:
             stream = session.events()
             await session.simple_response("Hello there")
@@ -42,14 +42,16 @@ async def test_2_5_models_can_send_text_as_client_content() -> None:
         assert sent.payload == {
             "clientContent": {"turns": [{"role": "user", "parts": [{"text": "Hello there"}]}], "turnComplete": True}
         }
-    with pytest.raises(ConfigurationError, match="seed"):
-        GeminiRealtime(api_key="k", text_input="client_content")  # 3.x models close the socket on it
+    with pytest.raises(ConfigurationError, match="seed"):  # 3.1 closes the socket on it
+        GeminiRealtime(api_key="k", model="gemini-3.1-flash-live-preview", text_input="client_content")
 
 
 async def test_text_modality_streams_response_text(recorder: RecorderFactory) -> None:
     scenario = Scenario(turns=[Turn(reply=Reply(text="Paris is the capital of France."))])
     async with GeminiEmulator(scenario=scenario) as emu:
-        session = GeminiRealtime(**emu.session_options(), response_modality="text")
+        session = GeminiRealtime(
+            **emu.session_options(), model="gemini-3.1-flash-live-preview", response_modality="text"
+        )
         caps = session.capabilities
         assert caps.text_output and not caps.audio_output and caps.agent_transcript == "none"
         async with session:

@@ -15,9 +15,10 @@ from realtime_core import (
 )
 from realtime_core.emulator import Reply, Scenario, ToolCallSpec, Turn
 from realtime_gemini import GeminiRealtime
+from realtime_gemini.declarations import json_schema_to_openapi
 from realtime_gemini.emulator import GeminiEmulator
 from realtime_gemini.options import GeminiOptions
-from realtime_gemini.protocol import build_setup, json_schema_to_openapi
+from realtime_gemini.protocol import build_setup
 
 from .conftest import RecorderFactory, of
 

@@ -16,15 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import build_capabilities, default_capabilities
-from .options import (
-    DEFAULT_MODEL,
-    KNOWN_MODELS,
-    VOICES,
-    ActivityDetection,
-    ContextWindowCompression,
-    GeminiOptions,
-    VertexAI,
-)
+from .models import DEFAULT_MODEL, MODEL_PROFILES, MODELS, Model, ModelProfile, known_models, profile_for
+from .options import VOICES, ActivityDetection, ContextWindowCompression, GeminiOptions, InputTranscription, VertexAI
 from .session import GeminiRealtime
 
 if TYPE_CHECKING:
@@ -33,17 +26,27 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "KNOWN_MODELS",
+    "MODELS",
+    "MODEL_PROFILES",
     "VOICES",
     "ActivityDetection",
     "ContextWindowCompression",
     "GeminiEmulator",
     "GeminiOptions",
     "GeminiRealtime",
+    "InputTranscription",
+    "Model",
+    "ModelProfile",
     "Realtime",
     "VertexAI",
     "build_capabilities",
     "default_capabilities",
+    "known_models",
+    "profile_for",
 ]
+
+KNOWN_MODELS: tuple[str, ...] = known_models()
+"""Every model id in the catalogue (``MODELS`` has what each supports)."""
 
 Realtime = GeminiRealtime
 """Alias so ``from realtime_gemini import Realtime`` reads like the other plugins."""

@@ -15,7 +15,7 @@ from realtime_core import ConfigurationError, MissingAPIKeyError
 
 from .options import GeminiOptions
 
-__all__ = ["DEVELOPER_HOST", "Endpoint", "resolve_endpoint"]
+__all__ = ["DEVELOPER_HOST", "Endpoint", "require_credentials", "resolve_endpoint"]
 
 DEVELOPER_HOST = "wss://generativelanguage.googleapis.com"
 _DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
@@ -30,6 +30,25 @@ class Endpoint:
     headers: dict[str, str] = field(repr=False)
     api: Literal["developer", "constrained", "vertex"]
     version: str
+
+
+def require_credentials(options: GeminiOptions) -> None:
+    """Refuse a configuration that has no credential of the kind it needs (before anything connects).
+
+    :raises MissingAPIKeyError: naming what to pass.
+    """
+    if options.vertex is None and options.ephemeral_token is None and options.api_key is None:
+        raise MissingAPIKeyError(
+            "no credentials for gemini: pass api_key=..., ephemeral_token=... or vertex=VertexAI(...), "
+            "or set GEMINI_API_KEY or GOOGLE_API_KEY",
+            provider="gemini",
+        )
+    vertex = options.vertex
+    if vertex is not None and vertex.access_token is None and vertex.token_provider is None and options.api_key is None:
+        raise MissingAPIKeyError(
+            "Vertex AI needs VertexAI(access_token=...) or token_provider=..., or an express-mode api_key",
+            provider="gemini",
+        )
 
 
 def _base(options: GeminiOptions, default: str) -> str:

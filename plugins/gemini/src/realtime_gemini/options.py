@@ -7,7 +7,6 @@ for the wire enums (``"low"`` for ``START_SENSITIVITY_LOW``); :mod:`realtime_gem
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -15,31 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from realtime_core import ConfigurationError
 
+from .models import DEFAULT_MODEL, ModelProfile, known_models, model_id, profile_for
+
 __all__ = [
-    "DEFAULT_MODEL",
-    "KNOWN_MODELS",
     "VOICES",
     "ActivityDetection",
     "ContextWindowCompression",
     "GeminiOptions",
+    "InputTranscription",
     "VertexAI",
-    "model_generation",
+    "build_options",
     "validation_message",
 ]
-
-DEFAULT_MODEL = "gemini-3.1-flash-live-preview"
-"""Google's recommended Live model (Developer API)."""
-
-DEFAULT_VERTEX_MODEL = "gemini-live-2.5-flash-native-audio"
-
-KNOWN_MODELS: tuple[str, ...] = (
-    "gemini-3.1-flash-live-preview",
-    "gemini-2.5-flash-native-audio-preview-12-2025",
-    "gemini-2.5-flash-native-audio-preview-09-2025",
-    "gemini-live-2.5-flash-native-audio",
-    "gemini-live-2.5-flash-preview-native-audio-09-2025",
-)
-"""Live models named by Google sources; other names are passed through (the server is the judge)."""
 
 VOICES: tuple[str, ...] = (
     "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
@@ -48,19 +34,6 @@ VOICES: tuple[str, ...] = (
     "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
 )  # fmt: skip
 """The prebuilt voices (names are case-sensitive on the wire)."""
-
-_GENERATION = re.compile(r"(\d+)\.(\d+)")
-
-
-def model_generation(model: str) -> Literal["2.5", "3.1"]:
-    """Which rule set a model follows: ``"3.1"`` for Gemini 3.x and later, ``"2.5"`` otherwise.
-
-    The two differ in text input mid-session, tool-schema support, proactivity and affective dialog.
-    """
-    match = _GENERATION.search(model.rsplit("/", 1)[-1])
-    if match and int(match.group(1)) >= 3:
-        return "3.1"
-    return "2.5"
 
 
 class _Options(BaseModel):
@@ -113,6 +86,19 @@ class VertexAI(_Options):
     token_provider: Callable[[], Any] | None = None
 
 
+class InputTranscription(_Options):
+    """How the user's speech is transcribed (``inputAudioTranscription``).
+
+    :ivar language_codes: expected languages (BCP-47; empty: detect).
+    :ivar custom_vocabulary: words and names to favour.
+    :ivar mode: ``"verbatim"`` (the server default) or ``"smart"`` (cleaned up).
+    """
+
+    language_codes: tuple[str, ...] = ()
+    custom_vocabulary: tuple[str, ...] = ()
+    mode: Literal["verbatim", "smart"] | None = None
+
+
 class GeminiOptions(_Options):
     """Every provider-specific option of :class:`~realtime_gemini.GeminiRealtime` (see its docstring)."""
 
@@ -125,7 +111,7 @@ class GeminiOptions(_Options):
     base_url: str | None = None
     ca_file: str | None = None
 
-    response_modality: Literal["audio", "text"] = "audio"
+    response_modality: Literal["audio", "text"] | None = None
     voice: str | None = None
     language_code: str | None = None
     media_resolution: Literal["low", "medium", "high"] | None = None
@@ -139,12 +125,13 @@ class GeminiOptions(_Options):
     include_thoughts: bool | None = None
     affective_dialog: bool | None = None
     proactive_audio: bool | None = None
+    tool_behavior: Literal["blocking", "non_blocking"] | None = None
 
     manual_activity: bool = False
     activity_detection: ActivityDetection = Field(default_factory=ActivityDetection)
     activity_handling: Literal["interrupt", "no_interruption"] | None = None
     turn_coverage: Literal["only_activity", "all_input", "audio_activity_and_all_video"] | None = None
-    input_transcription: bool = True
+    input_transcription: bool | InputTranscription = True
     output_transcription: bool | None = None
     session_resumption: bool = True
     context_window_compression: ContextWindowCompression | None = None
@@ -159,6 +146,20 @@ class GeminiOptions(_Options):
 
     @model_validator(mode="after")
     def _check(self) -> GeminiOptions:
+        self._check_connection()
+        self._check_model()
+        if self.response_modality == "text" and self.output_transcription:
+            raise ValueError("output_transcription transcribes spoken replies; it needs response_modality='audio'")
+        if self.voice is not None and self.voice not in VOICES:
+            fixed = next((v for v in VOICES if v.lower() == self.voice.lower()), None)
+            if fixed is not None:  # the server rejects a wrongly cased name; say so now
+                raise ValueError(f"voice names are case-sensitive: use {fixed!r}, not {self.voice!r}")
+            raise ValueError(f"unknown voice {self.voice!r}; choose one of {', '.join(VOICES)}")
+        if self.text_input == "realtime_input" and self.vertex is not None:
+            raise ValueError("Vertex AI does not take realtimeInput.text; use text_input='client_content' or 'auto'")
+        return self
+
+    def _check_connection(self) -> None:
         if not self.model.strip():
             raise ValueError("model must not be empty")
         if self.ephemeral_token is not None and self.vertex is not None:
@@ -167,20 +168,6 @@ class GeminiOptions(_Options):
             raise ValueError("ephemeral tokens work only with api_version='v1alpha' (the constrained endpoint)")
         if self.vertex is not None and self.api_version is not None:
             raise ValueError("api_version is for the Developer API; set vertex=VertexAI(api_version=...) instead")
-        if self.response_modality == "text" and self.output_transcription:
-            raise ValueError("output_transcription transcribes spoken replies; it needs response_modality='audio'")
-        if self.text_input == "client_content" and self.generation == "3.1":
-            raise ValueError(
-                "Gemini 3.x models take clientContent only to seed the history; use text_input='realtime_input'"
-            )
-        if self.text_input == "realtime_input" and self.vertex is not None:
-            raise ValueError("Vertex AI does not take realtimeInput.text; use text_input='client_content' or 'auto'")
-        if self.thinking_budget is not None and self.thinking_level is not None:
-            raise ValueError("set thinking_budget (2.5 models) or thinking_level (3.x models), not both")
-        if self.voice is not None and self.voice not in VOICES:
-            fixed = next((v for v in VOICES if v.lower() == self.voice.lower()), None)
-            if fixed is not None:  # the server rejects a wrongly cased name; say so now
-                raise ValueError(f"voice names are case-sensitive: use {fixed!r}, not {self.voice!r}")
         if self.base_url is not None and not self.base_url.startswith(("ws://", "wss://", "http://", "https://")):
             raise ValueError("base_url must start with ws://, wss://, http:// or https://")
         if (
@@ -189,20 +176,86 @@ class GeminiOptions(_Options):
             and not callable(self.vertex.token_provider)
         ):
             raise ValueError("vertex.token_provider must be callable")
-        return self
+
+    def _check_model(self) -> None:
+        """What the model's rule set accepts (models.py); refused here rather than by a closed socket."""
+        model = self.model.strip()
+        if "/" not in model and model not in known_models():
+            raise ValueError(
+                f"unknown model {model!r}; choose one of {', '.join(known_models())} "
+                f"(or pass 'models/{model}' to use a model this plugin does not know yet)"
+            )
+        profile = self.profile
+        name = model_id(model)
+        if self.response_modality is not None and self.response_modality not in profile.modalities:
+            allowed = " or ".join(repr(m) for m in sorted(profile.modalities))
+            raise ValueError(f"response_modality {self.response_modality!r} is not offered by {name}; use {allowed}")
+        if self.thinking_budget is not None and self.thinking_level is not None:
+            raise ValueError("set thinking_budget (2.5 models) or thinking_level (3.x models), not both")
+        if self.thinking_budget is not None and profile.thinking != "budget":
+            raise ValueError(f"thinking_budget is for 2.5 models; {name} does not take it")
+        if self.thinking_level is not None:
+            if profile.thinking in ("budget", "none"):
+                raise ValueError(f"{name} does not take a thinking_level (its reasoning is not configurable)")
+            if self.thinking_level not in profile.thinking_levels:
+                raise ValueError(
+                    f"thinking_level {self.thinking_level!r} is refused by {name}; "
+                    f"choose one of {', '.join(profile.thinking_levels)}"
+                )
+        if self.affective_dialog is not None and not profile.affective_dialog:
+            raise ValueError(f"affective_dialog is a 2.5 native-audio feature; {name} does not take it")
+        if self.proactive_audio is not None:
+            if profile.proactivity == "none":
+                raise ValueError(f"proactive_audio is not offered by {name}")
+            if profile.proactivity == "always" and not self.proactive_audio:
+                raise ValueError(f"proactive audio is always on for {name}; it cannot be turned off")
+        if self.tool_behavior is not None and self.tool_behavior not in profile.tool_behaviors:
+            allowed = ", ".join(profile.tool_behaviors) or "none (no tools)"
+            raise ValueError(f"tool_behavior {self.tool_behavior!r} is refused by {name}; it takes {allowed}")
+        if self.text_input == "client_content" and profile.client_content == "seed_only":
+            raise ValueError(f"{name} takes clientContent only to seed the history; use text_input='realtime_input'")
 
     @property
-    def generation(self) -> Literal["2.5", "3.1"]:
-        return model_generation(self.model)
+    def profile(self) -> ModelProfile:
+        """The rule set of :attr:`model` (models.py)."""
+        return profile_for(self.model)
+
+    @property
+    def modality(self) -> Literal["audio", "text"]:
+        """The response modality: the option, else audio (text for a transcription model)."""
+        if self.response_modality is not None:
+            return self.response_modality
+        return "audio" if "audio" in self.profile.modalities else "text"
+
+    @property
+    def effective_thinking_level(self) -> str | None:
+        """The level sent: the option, else ``"low"`` for a model that requires one (it has no default)."""
+        if self.thinking_level is None and self.profile.thinking == "level_required":
+            return "low"
+        return self.thinking_level
+
+    @property
+    def effective_tool_behavior(self) -> Literal["blocking", "non_blocking"] | None:
+        """The ``behavior`` declared on every function: the option, else the model's (None: not sent)."""
+        return self.tool_behavior or self.profile.tool_behavior_sent
+
+    @property
+    def non_blocking_tools(self) -> bool:
+        behavior = self.effective_tool_behavior or (self.profile.tool_behaviors or ("blocking",))[0]
+        return behavior == "non_blocking"
 
     @property
     def is_vertex(self) -> bool:
         return self.vertex is not None
 
     @property
+    def wants_input_transcription(self) -> bool:
+        return self.input_transcription is not False
+
+    @property
     def wants_output_transcription(self) -> bool:
         """Output transcription is on by default for spoken replies."""
-        return self.response_modality == "audio" and self.output_transcription is not False
+        return self.modality == "audio" and self.output_transcription is not False
 
     @property
     def text_input_mode(self) -> Literal["realtime_input", "client_content"]:

@@ -8,7 +8,7 @@ from realtime_core import ProviderSpec, hookimpl
 from realtime_core.emulator import EmulatorServer
 
 from .capabilities import default_capabilities
-from .options import DEFAULT_MODEL, KNOWN_MODELS
+from .models import DEFAULT_MODEL, known_models
 from .session import API_KEY_ENV, GeminiRealtime
 
 __all__ = ["make_emulator", "realtime_register_providers"]
@@ -31,7 +31,7 @@ def realtime_register_providers(register: Any) -> None:
             capabilities=default_capabilities(),
             emulator=make_emulator,
             api_key_env=API_KEY_ENV,
-            models=KNOWN_MODELS,
+            models=known_models(),
             default_model=DEFAULT_MODEL,
         )
     )

@@ -1,8 +1,8 @@
 """BidiGenerateContent message shapes: building client messages and reading server ones.
 
-No session logic lives here, only the wire format (lowerCamelCase JSON, one top-level key per client
-message). Audio messages are the hot path (~50 per second per session), so they are assembled from a
-cached prefix and the base64 text instead of going through ``json.dumps``.
+Pure functions, no I/O and no session: the wire format (lowerCamelCase JSON, one top-level key per client
+message). Audio messages are the hot path (~50 per second per session), so they are assembled from a cached
+prefix and the base64 text instead of going through ``json.dumps``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import math
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -19,23 +20,32 @@ import pydantic_core
 
 from realtime_core import PcmData, Tool, ToolResult
 
+from .declarations import function_declaration
 from .options import GeminiOptions
 
 __all__ = [
     "INPUT_RATE",
+    "MAX_OUTPUT_RATE",
+    "MIN_OUTPUT_RATE",
     "OUTPUT_RATE",
-    "audio_message",
+    "audio_frame",
     "build_setup",
-    "function_declaration",
-    "json_schema_to_openapi",
+    "decode_audio",
+    "model_resource",
     "parse_duration",
     "parse_rate",
+    "text_message",
     "tool_response",
     "usage_fields",
+    "video_message",
 ]
 
 INPUT_RATE = 16000
 OUTPUT_RATE = 24000
+MIN_OUTPUT_RATE = 8000
+MAX_OUTPUT_RATE = 48000
+"""The rates a server audio part may name. The server sends 24 kHz; a label outside these bounds is
+refused rather than trusted: resampling 2 KB labelled ``rate=1`` to 24 kHz would take hundreds of MB."""
 
 _SENSITIVITY_START = {"high": "START_SENSITIVITY_HIGH", "low": "START_SENSITIVITY_LOW"}
 _SENSITIVITY_END = {"high": "END_SENSITIVITY_HIGH", "low": "END_SENSITIVITY_LOW"}
@@ -57,39 +67,47 @@ _AUDIO_SUFFIX = b'"}}}'
 _prefixes: dict[int, bytes] = {}
 
 
-def audio_message(pcm: PcmData) -> bytes:
-    """``{"realtimeInput":{"audio":{...}}}`` as UTF-8 JSON for a mono PCM16 chunk.
+def audio_frame(pcm16: bytes | memoryview, rate: int) -> bytes:
+    """``{"realtimeInput":{"audio":{...}}}`` as UTF-8 JSON for mono little-endian PCM16 bytes at ``rate``.
 
     Built as bytes straight from the sample buffer: no ``json.dumps``, no str round trip.
     """
-    prefix = _prefixes.get(pcm.sample_rate)
+    prefix = _prefixes.get(rate)
     if prefix is None:
-        prefix = _prefixes[pcm.sample_rate] = _AUDIO_PREFIX % pcm.sample_rate
-    samples = pcm.samples
-    # base64 reads the array's buffer directly when it is already little-endian int16.
-    raw: Any = samples if _LITTLE_ENDIAN and samples.dtype.byteorder in ("=", "<", "|") else pcm.to_bytes()
-    return b"".join((prefix, binascii.b2a_base64(raw, newline=False), _AUDIO_SUFFIX))
+        prefix = _prefixes[rate] = _AUDIO_PREFIX % rate
+    return b"".join((prefix, binascii.b2a_base64(pcm16, newline=False), _AUDIO_SUFFIX))
 
 
 def video_message(data: bytes, mime_type: str) -> dict[str, Any]:
     return {"realtimeInput": {"video": {"mimeType": mime_type, "data": base64.b64encode(data).decode("ascii")}}}
 
 
-def parse_rate(mime_type: str, default: int = OUTPUT_RATE) -> int:
-    """The ``rate=`` parameter of ``audio/pcm;rate=24000`` (``default`` when absent or bad)."""
+def text_message(text: str, mode: str) -> dict[str, Any]:
+    """User text: ``realtimeInput.text``, or a ``clientContent`` user turn that asks for a reply."""
+    if mode == "realtime_input":
+        return {"realtimeInput": {"text": text}}
+    return {"clientContent": {"turns": [{"role": "user", "parts": [{"text": text}]}], "turnComplete": True}}
+
+
+def parse_rate(mime_type: str) -> int | None:
+    """The ``rate=`` of ``audio/pcm;rate=24000``: 24000 when absent, None when it is not a whole number
+    within :data:`MIN_OUTPUT_RATE` .. :data:`MAX_OUTPUT_RATE`."""
     for param in mime_type.split(";")[1:]:
         key, _, value = param.strip().partition("=")
         if key.strip().lower() == "rate":
-            try:
-                rate = int(value.strip())
-            except ValueError:
-                return default
-            return rate if rate > 0 else default
-    return default
+            text = value.strip()
+            if not text.isdigit() or len(text) > 6:
+                return None
+            rate = int(text)
+            return rate if MIN_OUTPUT_RATE <= rate <= MAX_OUTPUT_RATE else None
+    return OUTPUT_RATE
 
 
 def decode_audio(data: str, rate: int) -> PcmData:
-    """Base64 PCM16LE from the wire as :class:`PcmData` (one decode, no further copy)."""
+    """Base64 PCM16LE from the wire as :class:`PcmData` (one decode, no further copy).
+
+    :raises ValueError: ``data`` is not base64.
+    """
     raw = binascii.a2b_base64(data)  # what b64decode calls, minus its str-to-bytes copy
     if len(raw) % 2:
         raw = raw[:-1]  # a torn sample cannot be played; drop it rather than fail the chunk
@@ -99,18 +117,19 @@ def decode_audio(data: str, rate: int) -> PcmData:
 
 
 def parse_duration(value: object) -> float | None:
-    """A protobuf Duration (``"50s"``, ``"1.500s"``; also a bare number of seconds) in seconds."""
+    """A protobuf Duration (``"50s"``, ``"1.500s"``; also a bare number of seconds) in seconds; None for
+    anything else, including values that are not finite."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip().removesuffix("s")
+    seconds: float | None = None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and len(value) < 32:
         try:
-            return float(text)
+            seconds = float(value.strip().removesuffix("s"))
         except ValueError:
             return None
-    return None
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 # ---------------------------------------------------------------------------------------------- setup
@@ -136,7 +155,48 @@ def build_setup(
     handle: str | None,
 ) -> dict[str, Any]:
     """The ``{"setup": {...}}`` message for ``options``; ``handle`` resumes a session."""
-    gen: dict[str, Any] = {"responseModalities": ["AUDIO" if options.response_modality == "audio" else "TEXT"]}
+    setup: dict[str, Any] = {"model": model_resource(options), "generationConfig": _generation_config(options)}
+    if instructions:
+        setup["systemInstruction"] = {"role": "user", "parts": [{"text": instructions}]}
+    declarations = [function_declaration(t, options) for t in tools]
+    if declarations:
+        setup["tools"] = [{"functionDeclarations": declarations}]
+    realtime = _realtime_input_config(options)
+    if realtime:
+        setup["realtimeInputConfig"] = realtime
+    if options.session_resumption:
+        setup["sessionResumption"] = {"handle": handle} if handle else {}
+    cwc = options.context_window_compression
+    if cwc is not None:
+        window: dict[str, Any] = {}
+        if cwc.target_tokens is not None:
+            window["targetTokens"] = cwc.target_tokens
+        compression: dict[str, Any] = {"slidingWindow": window}
+        if cwc.trigger_tokens is not None:
+            compression["triggerTokens"] = cwc.trigger_tokens
+        setup["contextWindowCompression"] = compression
+    transcription = options.input_transcription
+    if transcription is not False:
+        config: dict[str, Any] = {}
+        if transcription is not True:
+            if transcription.language_codes:
+                config["languageCodes"] = list(transcription.language_codes)
+            if transcription.custom_vocabulary:
+                config["customVocabulary"] = list(transcription.custom_vocabulary)
+            if transcription.mode is not None:
+                config["mode"] = transcription.mode.upper()
+        setup["inputAudioTranscription"] = config
+    if options.wants_output_transcription:
+        setup["outputAudioTranscription"] = {}
+    if options.proactive_audio is not None and options.profile.proactivity == "option":
+        setup["proactivity"] = {"proactiveAudio": options.proactive_audio}  # (always on for 3.8: nothing to send)
+    if options.extra_setup:
+        _merge(setup, options.extra_setup)
+    return {"setup": setup}
+
+
+def _generation_config(options: GeminiOptions) -> dict[str, Any]:
+    gen: dict[str, Any] = {"responseModalities": ["AUDIO" if options.modality == "audio" else "TEXT"]}
     if options.voice is not None or options.language_code is not None:
         speech: dict[str, Any] = {}
         if options.voice is not None:
@@ -159,22 +219,19 @@ def build_setup(
     thinking: dict[str, Any] = {}
     if options.thinking_budget is not None:
         thinking["thinkingBudget"] = options.thinking_budget
-    if options.thinking_level is not None:
-        thinking["thinkingLevel"] = options.thinking_level.upper()
-    if options.include_thoughts is not None:
+    level = options.effective_thinking_level
+    if level is not None:
+        thinking["thinkingLevel"] = level.upper()
+    if options.include_thoughts is not None and options.profile.thinking != "none":
         thinking["includeThoughts"] = options.include_thoughts
     if thinking:
         gen["thinkingConfig"] = thinking
     if options.affective_dialog is not None:
         gen["enableAffectiveDialog"] = options.affective_dialog  # the SDK puts it here, not at setup level
+    return gen
 
-    setup: dict[str, Any] = {"model": model_resource(options), "generationConfig": gen}
-    if instructions:
-        setup["systemInstruction"] = {"role": "user", "parts": [{"text": instructions}]}
-    declarations = [function_declaration(t, options) for t in tools]
-    if declarations:
-        setup["tools"] = [{"functionDeclarations": declarations}]
 
+def _realtime_input_config(options: GeminiOptions) -> dict[str, Any]:
     realtime: dict[str, Any] = {}
     if options.manual_activity:
         realtime["automaticActivityDetection"] = {"disabled": True}
@@ -195,29 +252,7 @@ def build_setup(
         realtime["activityHandling"] = _ACTIVITY_HANDLING[options.activity_handling]
     if options.turn_coverage is not None:
         realtime["turnCoverage"] = _TURN_COVERAGE[options.turn_coverage]
-    if realtime:
-        setup["realtimeInputConfig"] = realtime
-
-    if options.session_resumption:
-        setup["sessionResumption"] = {"handle": handle} if handle else {}
-    cwc = options.context_window_compression
-    if cwc is not None:
-        window: dict[str, Any] = {}
-        if cwc.target_tokens is not None:
-            window["targetTokens"] = cwc.target_tokens
-        compression: dict[str, Any] = {"slidingWindow": window}
-        if cwc.trigger_tokens is not None:
-            compression["triggerTokens"] = cwc.trigger_tokens
-        setup["contextWindowCompression"] = compression
-    if options.input_transcription:
-        setup["inputAudioTranscription"] = {}
-    if options.wants_output_transcription:
-        setup["outputAudioTranscription"] = {}
-    if options.proactive_audio is not None:
-        setup["proactivity"] = {"proactiveAudio": options.proactive_audio}
-    if options.extra_setup:
-        _merge(setup, options.extra_setup)
-    return {"setup": setup}
+    return realtime
 
 
 def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -226,100 +261,6 @@ def _merge(target: dict[str, Any], extra: Mapping[str, Any]) -> None:
             _merge(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
-
-
-def tool_schema_field(options: GeminiOptions) -> str:
-    """``parametersJsonSchema`` or ``parameters`` for this model.
-
-    Reports disagree: 2.x Live models were seen calling tools with empty arguments when declared with
-    ``parametersJsonSchema``, while 3.x models accept it (and reject ``additionalProperties`` inside
-    ``parameters``). ``auto`` follows the model generation.
-    """
-    if options.tool_schema == "json_schema":
-        return "parametersJsonSchema"
-    if options.tool_schema == "parameters":
-        return "parameters"
-    return "parametersJsonSchema" if options.generation == "3.1" else "parameters"
-
-
-def function_declaration(tool: Tool, options: GeminiOptions) -> dict[str, Any]:
-    field = tool_schema_field(options)
-    decl: dict[str, Any] = {"name": tool.name}
-    if tool.description:
-        decl["description"] = tool.description
-    params = tool.parameters
-    if params.get("properties"):
-        decl[field] = params if field == "parametersJsonSchema" else json_schema_to_openapi(params)
-    return decl
-
-
-_KEEP = {
-    "description", "enum", "format", "items", "maxItems", "maxLength", "maxProperties", "maximum", "minItems",
-    "minLength", "minProperties", "minimum", "nullable", "pattern", "properties", "required", "title", "type",
-    "anyOf", "default", "example", "propertyOrdering",
-}  # fmt: skip
-
-
-def json_schema_to_openapi(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Reduce a JSON Schema (as pydantic writes it) to the OpenAPI subset ``parameters`` accepts.
-
-    ``$ref`` is inlined, ``anyOf [X, null]`` becomes ``X`` with ``nullable``, ``const`` becomes a one-value
-    ``enum``, types are upper-cased, and keywords the server rejects (``additionalProperties``,
-    ``$defs``...) are dropped.
-    """
-    defs = dict(schema.get("$defs", {}))
-
-    def convert(node: Any, depth: int = 0) -> dict[str, Any]:
-        if not isinstance(node, Mapping) or depth > 32:
-            return {}
-        node = dict(node)
-        ref = node.pop("$ref", None)
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            base = convert(defs.get(ref.removeprefix("#/$defs/"), {}), depth + 1)
-            node = {**base, **{k: v for k, v in node.items() if k in ("description", "default")}}
-            return node
-        out: dict[str, Any] = {}
-        any_of = node.get("anyOf")
-        if isinstance(any_of, list):
-            options = [o for o in any_of if not (isinstance(o, Mapping) and o.get("type") == "null")]
-            if len(options) < len(any_of):
-                out["nullable"] = True
-            if len(options) == 1:
-                merged = convert(options[0], depth + 1)
-                merged.update({k: v for k, v in out.items()})
-                for key in ("description", "default"):
-                    if key in node:
-                        merged[key] = node[key]
-                return merged
-            out["anyOf"] = [convert(o, depth + 1) for o in options]
-        if "const" in node:
-            out["enum"] = [node["const"]]
-        for key, value in node.items():
-            if key not in _KEEP or key == "anyOf":
-                continue
-            if key == "type":
-                kind = value
-                if isinstance(value, list):  # ["string", "null"]
-                    kinds = [v for v in value if v != "null"]
-                    if len(kinds) < len(value):
-                        out["nullable"] = True
-                    kind = kinds[0] if kinds else "string"
-                out["type"] = str(kind).upper()
-            elif key == "properties" and isinstance(value, Mapping):
-                out["properties"] = {name: convert(sub, depth + 1) for name, sub in value.items()}
-            elif key == "items":
-                out["items"] = convert(value, depth + 1)
-            elif key == "enum" and isinstance(value, list):
-                out["enum"] = [str(v) for v in value]
-            elif key == "title":
-                continue
-            else:
-                out[key] = value
-        return out
-
-    result = convert(schema)
-    result.setdefault("type", "OBJECT")
-    return result
 
 
 # ---------------------------------------------------------------------------------------------- tools
@@ -356,9 +297,9 @@ def _int(value: object) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isdigit() and len(value) < 20:
+        return int(value)  # int64 may travel as a string
     return None
 
 
@@ -374,11 +315,23 @@ def _details(items: object, mapping: Mapping[str, str], into: dict[str, int | No
             into[name] = (into.get(name) or 0) + count
 
 
+def _sum(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
 def usage_fields(usage: Mapping[str, Any]) -> dict[str, int | None]:
-    """Map ``usageMetadata`` (Developer API or Vertex names) to :class:`RealtimeUsageEvent` fields."""
+    """Map ``usageMetadata`` (Developer API or Vertex names) to :class:`RealtimeUsageEvent` fields.
+
+    Thinking is billed as output: ``output_tokens`` is ``responseTokenCount`` plus ``thoughtsTokenCount``;
+    tool-use prompts count as input. The raw numbers stay in the event's ``raw``.
+    """
     out: dict[str, int | None] = {
-        "input_tokens": _int(usage.get("promptTokenCount")),
-        "output_tokens": _int(usage.get("responseTokenCount", usage.get("candidatesTokenCount"))),
+        "input_tokens": _sum(_int(usage.get("promptTokenCount")), _int(usage.get("toolUsePromptTokenCount"))),
+        "output_tokens": _sum(
+            _int(usage.get("responseTokenCount", usage.get("candidatesTokenCount"))),
+            _int(usage.get("thoughtsTokenCount")),
+        ),
         "total_tokens": _int(usage.get("totalTokenCount")),
         "cached_input_tokens": _int(usage.get("cachedContentTokenCount")),
     }

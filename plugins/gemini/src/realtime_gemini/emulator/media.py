@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["duration", "image_size", "usage_metadata"]
 
@@ -62,27 +62,33 @@ def usage_metadata(
     prompt_images: int,
     response_audio_ms: float = 0.0,
     response_chars: int = 0,
+    thoughts: int = 0,
     vertex: bool = False,
-    prompt_only: bool = False,
+    part: Literal["full", "prompt", "response"] = "full",
 ) -> dict[str, Any]:
-    """Plausible ``usageMetadata`` in the Developer API's (or Vertex's) field names."""
+    """Plausible ``usageMetadata`` in the Developer API's (or Vertex's) field names: the whole turn, only the
+    prompt (as generation starts) or only the response side (with ``turnComplete``)."""
     p_audio = prompt_audio_ms / 1000 * _AUDIO_TOKENS_PER_S
     p_text = prompt_chars / 4
     p_image = prompt_images * _IMAGE_TOKENS
     prompt = int(p_audio) + int(p_text) + int(p_image)
-    usage: dict[str, Any] = {"promptTokenCount": prompt}
-    details = _details(p_audio, p_text, p_image)
-    if details:
-        usage["promptTokensDetails"] = details
-    if prompt_only:
+    usage: dict[str, Any] = {}
+    if part != "response":
+        usage["promptTokenCount"] = prompt
+        details = _details(p_audio, p_text, p_image)
+        if details:
+            usage["promptTokensDetails"] = details
+    if part == "prompt":
         usage["totalTokenCount"] = prompt
         return usage
     r_audio = response_audio_ms / 1000 * _AUDIO_TOKENS_PER_S
     r_text = response_chars / 4
     response = int(r_audio) + int(r_text)
     usage["candidatesTokenCount" if vertex else "responseTokenCount"] = response
-    usage["totalTokenCount"] = prompt + response
     r_details = _details(r_audio, r_text)
     if r_details:
         usage["candidatesTokensDetails" if vertex else "responseTokensDetails"] = r_details
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    usage["totalTokenCount"] = prompt + response + thoughts
     return usage

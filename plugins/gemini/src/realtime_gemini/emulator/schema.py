@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime_core.emulator import BadMessage
+
 __all__ = [
     "CLIENT_MESSAGE",
     "INVALID_ARGUMENT",
@@ -31,12 +33,13 @@ _CAMEL = re.compile(r"_([a-z0-9])")
 _SNAKE = re.compile(r"(?<!^)([A-Z])")
 
 
-class WireError(Exception):
-    """The server would close the connection with ``code`` and ``reason``."""
+class WireError(BadMessage):
+    """The server would close the connection with ``close_code`` and ``reason`` (Gemini reports every error
+    as a close frame); raised from the connection's hooks, the framework hands it to ``send_error``."""
 
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
+    def __init__(self, close_code: int, reason: str) -> None:
+        super().__init__(str(close_code), reason)
+        self.close_code = close_code
         self.reason = reason
 
 
@@ -295,7 +298,7 @@ GENERATION_CONFIG = Msg(
                 "thinkingBudget": INT,
                 "includeThoughts": BOOL,
                 "thinkingLevel": Enum(
-                    "ThinkingLevel", "THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH"
+                    "ThinkingLevel", "THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"
                 ),
             }
         ),
@@ -319,7 +322,16 @@ GENERATION_CONFIG = Msg(
         "audioTimestamp": Unsupported(),
     }
 )
-TRANSCRIPTION_CONFIG = Msg({"languageCodes": ListOf(STR)})
+TRANSCRIPTION_CONFIG = Msg(
+    {
+        "languageCodes": ListOf(STR),
+        "customVocabulary": ListOf(STR),
+        "mode": Enum("TranscriptionMode", "MODE_UNSPECIFIED", "VERBATIM", "SMART"),
+        "sourceText": STR,
+        "wordTimestamp": BOOL,
+        "diarization": ANY,
+    }
+)
 SETUP = Msg(
     {
         "model": STR,
@@ -331,7 +343,8 @@ SETUP = Msg(
         "contextWindowCompression": Msg({"triggerTokens": INT64, "slidingWindow": Msg({"targetTokens": INT64})}),
         "inputAudioTranscription": TRANSCRIPTION_CONFIG,
         "outputAudioTranscription": TRANSCRIPTION_CONFIG,
-        "proactivity": AlphaOnly(Msg({"proactiveAudio": BOOL})),
+        "proactivity": AlphaOnly(Msg({"proactiveAudio": BOOL, "proactiveVideo": BOOL})),
+        "labels": ANY,
         "historyConfig": Msg({"initialHistoryInClientContent": BOOL}),
         "safetySettings": ListOf(ANY),
         "explicitVadSignal": VertexOnly(BOOL),

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from realtime_core.emulator import Scenario, ScenarioPlayer, WebEmulator
-from realtime_core.emulator.engine import PlannedToolCall
-from realtime_core.emulator.scenario import ToolCallSpec
+from realtime_core.emulator import (
+    AUDIO_ACCOUNTING,
+    FAULT_PHASES,
+    FRAMEWORK_FAULT_KINDS,
+    PlannedToolCall,
+    ScenarioPlayer,
+    ToolCallSpec,
+    WebEmulator,
+)
 
-from ..options import KNOWN_MODELS
+from ..models import known_models
 from .connection import GeminiConnection
-from .profiles import Profile
+from .profiles import Profile, Traffic
+from .setup import Route
 from .store import Conversation, HandleStore
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["GeminiEmulator", "Route"]
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_EPHEMERAL_TOKEN", "DEFAULT_VERTEX_TOKEN", "GeminiEmulator", "match_route"]
 
 # /ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent (one or more leading
 # slashes: the official SDK joins its base URL and path into "//ws/...").
@@ -27,19 +33,15 @@ _DEV = re.compile(
     r"^/+ws/google\.ai\.generativelanguage\.(v1beta|v1alpha)\.GenerativeService\.(BidiGenerateContent|BidiGenerateContentConstrained)$"
 )
 _VERTEX = re.compile(r"^/+ws/google\.cloud\.aiplatform\.(v1|v1beta1)\.LlmBidiService/BidiGenerateContent$")
+_DEV_PATH = "/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
 
 # Test credentials the emulator accepts by default (not secrets: nothing real accepts them).
 DEFAULT_API_KEY = "emulator-key"
 DEFAULT_EPHEMERAL_TOKEN = "auth_tokens/emulator-token"  # noqa: S105
 DEFAULT_VERTEX_TOKEN = "emulator-access-token"  # noqa: S105
 
-
-@dataclass(frozen=True)
-class Route:
-    """Which endpoint a connection came in on."""
-
-    api: Literal["developer", "constrained", "vertex"]
-    version: str
+# Every model of the plugin's catalogue (the current ones and the peers' defaults among them).
+EMULATED_MODELS: tuple[str, ...] = known_models()
 
 
 def match_route(path: str) -> Route | None:
@@ -56,11 +58,9 @@ def match_route(path: str) -> Route | None:
 
 
 class _GeminiPlayer(ScenarioPlayer):
-    """A ScenarioPlayer whose generated tool call ids look like the Developer API's (``function-call-<uint64>``)."""
+    """Generated tool call ids look like the Developer API's (``function-call-<uint64>``)."""
 
-    def __init__(self, scenario: Scenario | None, output_rate: int) -> None:
-        super().__init__(scenario, output_rate)
-        self._next = 14336847574026984983
+    _next = 14336847574026984983
 
     def _call(self, spec: ToolCallSpec) -> PlannedToolCall:
         if spec.call_id:
@@ -81,14 +81,16 @@ class GeminiEmulator(WebEmulator):
     :param scenario: what the fake model does (default: echo the user's speech).
     :param tls: serve ``wss://`` with a certificate from the run-time CA (:attr:`ca_file`); the official
         SDK always uses TLS.
-    :param profile: ``"auto"`` (per model), ``"2.5"``, ``"3.1"`` or a :class:`Profile` (see
-        :mod:`realtime_gemini.emulator.profiles` for the switches it holds).
+    :param latency: ``"none"``, ``"realistic"`` or a :class:`~realtime_core.emulator.LatencyProfile`.
+    :param profile: ``"auto"`` (per model), a family (``"2.5"``, ``"3.1"``, ``"3.8"``, ``"3.8-thinking"``,
+        ``"transcribe"``) or a :class:`Profile` (see :mod:`realtime_gemini.emulator.profiles`).
+    :param traffic: the fields real traffic carries (:class:`Traffic`; default: what the service sends).
     :param api_key: the key clients must send (None: any non-empty key).
     :param ephemeral_token: the token the constrained endpoint accepts (None: any).
     :param vertex_token: the bearer token the Vertex path accepts (None: any).
     :param frames: ``"binary"`` (what the real server sends) or ``"text"`` frames.
     :param known_models: model ids that exist (None: any); others close with 1008 "not found".
-    :param voice_activity: send ``voiceActivity`` messages (None: the profile decides).
+    :param max_message_bytes: the largest client frame accepted; a bigger one closes with 1009.
     :param default_modality: what an unset ``responseModalities`` means (sources disagree).
     :param resumption_update_on_setup: send a handle right after ``setupComplete`` (unverified).
     :param resumption_update_during_tool: send ``{"resumable": false}`` while a tool call is pending.
@@ -111,23 +113,31 @@ class GeminiEmulator(WebEmulator):
     provider: ClassVar[str] = "gemini"
     output_sample_rate: ClassVar[int] = 24000
     interrupt_facts: ClassVar[tuple[str, ...]] = ()
-    """Gemini has no cancel or truncate message: a local interrupt tells the server nothing."""
+    """Gemini has no cancel or truncate message: a local interrupt tells the server nothing, so there is
+    nothing to observe (``cancel`` and ``truncate`` are not in :attr:`observes` either)."""
+    observes: ClassVar[frozenset[str]] = frozenset(
+        {
+            "session_configured", "text_in", "response_requested", "tool_result", "video_frame", "state_restored",
+            "barge_in", "response_sent", "session_finished", "client_closed",
+        }
+    ) | frozenset(AUDIO_ACCOUNTING)  # fmt: skip
+    fault_kinds: ClassVar[frozenset[str]] = FRAMEWORK_FAULT_KINDS | {"expire", "go_away"}
+    fault_phases: ClassVar[frozenset[str]] = frozenset(FAULT_PHASES)
+    default_latency: ClassVar[str | None] = None
+    """The latency preset of an emulator made without ``latency=`` whose scenario names none (None: no
+    latency); a test suite sets it to run all its tests under ``"realistic"`` latency too."""
 
     def __init__(
         self,
         *,
-        scenario: Scenario | None = None,
-        tls: bool = False,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        log_limit: int = 20000,
-        profile: Literal["auto", "2.5", "3.1"] | Profile = "auto",
+        profile: Literal["auto", "2.5", "3.1", "3.8", "3.8-thinking", "transcribe"] | Profile = "auto",
+        traffic: Traffic | None = None,
         api_key: str | None = DEFAULT_API_KEY,
         ephemeral_token: str | None = DEFAULT_EPHEMERAL_TOKEN,
         vertex_token: str | None = DEFAULT_VERTEX_TOKEN,
         frames: Literal["binary", "text"] = "binary",
-        known_models: tuple[str, ...] | None = KNOWN_MODELS,
-        voice_activity: bool | None = None,
+        known_models: tuple[str, ...] | None = EMULATED_MODELS,
+        max_message_bytes: int = 32 * 1024 * 1024,
         default_modality: Literal["AUDIO", "TEXT"] = "AUDIO",
         resumption_update_on_setup: bool = False,
         resumption_update_during_tool: bool = True,
@@ -142,16 +152,21 @@ class GeminiEmulator(WebEmulator):
         vertex_omit_call_ids: bool = True,
         unknown_tool_response: Literal["close", "ignore"] = "close",
         reject_upgrades: list[int] | None = None,
+        **harness: Any,
     ) -> None:
-        super().__init__(scenario=scenario, tls=tls, host=host, port=port, log_limit=log_limit)
-        self.player = _GeminiPlayer(self.scenario, self.output_sample_rate)
+        scenario = harness.get("scenario")
+        if "latency" not in harness and (scenario is None or scenario.latency is None):
+            harness["latency"] = self.default_latency
+        super().__init__(**harness)
+        self.player = _GeminiPlayer(self.scenario, self.output_sample_rate, latency=self.latency)
         self.profile = profile
+        self.traffic = traffic or Traffic()
         self.api_key = api_key
         self.ephemeral_token = ephemeral_token
         self.vertex_token = vertex_token
         self.frames = frames
         self.known_models = known_models
-        self.voice_activity = voice_activity
+        self.max_message_bytes = max_message_bytes
         self.default_modality = default_modality
         self.resumption_update_on_setup = resumption_update_on_setup
         self.resumption_update_during_tool = resumption_update_during_tool
@@ -173,13 +188,10 @@ class GeminiEmulator(WebEmulator):
         self.connection_conversation: dict[int, Conversation] = {}
         self.setups: dict[int, dict[str, Any]] = {}
         """The normalized (camelCase) setup of each connection."""
-        self.sent: deque[tuple[int, Any]] = deque(maxlen=log_limit)
-        """Every server message sent, as (connection, message); a malformed fault is recorded as text."""
         self.closes: list[tuple[int, int, str]] = []
-        """Every close the server initiated: (connection, code, reason)."""
-        self.active: dict[int, GeminiConnection] = {}
+        """Every close the server initiated: (connection, code, reason); 1006: dropped without a close frame."""
 
-    # ------------------------------------------------------------------ addresses
+    # ------------------------------------------------------------------ addresses and credentials
     def session_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"api_key": self.api_key or DEFAULT_API_KEY, "base_url": self.ws_base_url}
         if self.ca_file:
@@ -188,31 +200,57 @@ class GeminiEmulator(WebEmulator):
 
     @property
     def url(self) -> str:
-        return f"{self.ws_base_url}/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+        return self.ws_base_url + _DEV_PATH.format(version="v1beta", method="BidiGenerateContent")
+
+    def urls(self) -> dict[str, str]:
+        base = self.ws_base_url
+        return {
+            "websocket (API key)": self.url,
+            "websocket (ephemeral token)": base
+            + _DEV_PATH.format(version="v1alpha", method="BidiGenerateContentConstrained"),
+            "websocket (Vertex AI)": base + "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent",
+            "base URL (google-genai HttpOptions.base_url)": self.base_url + "/",
+        }
+
+    def credentials(self) -> dict[str, str]:
+        """Every credential accepted, unmasked (fixed test values): the key (``x-goog-api-key`` or
+        ``?key=``), the ephemeral token (``Authorization: Token`` or ``?access_token=``), the Vertex token."""
+        found = {
+            "api_key": self.api_key or "(any non-empty key)",
+            "ephemeral_token": self.ephemeral_token or "(any non-empty token)",
+            "vertex_access_token": self.vertex_token or "(any non-empty token)",
+        }
+        return found
 
     # ------------------------------------------------------------------ inspection
+    @property
+    def sent(self) -> deque[tuple[int, Any]]:
+        """``(connection, message)`` for the last server messages (a hostile frame as its raw text)."""
+        return self.sent_log
+
+    def sent_messages(self, connection: int | None = None) -> list[Any]:
+        return [m for c, m in self.sent_log if connection is None or c == connection]
+
     def conversation(self, connection: int) -> Conversation:
         """The conversation a connection served."""
         return self.connection_conversation[connection]
 
-    def record_sent(self, connection: int, message: Any) -> None:
-        self.sent.append((connection, message))
-
-    def record_close(self, connection: int, code: int, reason: str) -> None:
-        self.closes.append((connection, code, reason))
-
-    def sent_messages(self, connection: int | None = None) -> list[Any]:
-        return [m for c, m in self.sent if connection is None or c == connection]
+    def connection(self, number: int | None = None) -> GeminiConnection:
+        """An open connection (the newest by default)."""
+        conn = self.live_connection(number)
+        assert isinstance(conn, GeminiConnection)
+        return conn
 
     async def go_away_all(self, time_left: float) -> None:
         """Send ``goAway`` on every open connection now (and enforce it)."""
-        for conn in list(self.active.values()):
-            await conn.go_away(time_left)
+        for conn in list(self.open_connections.values()):
+            if isinstance(conn, GeminiConnection):
+                await conn.announce_go_away(time_left)
 
     async def drop_all(self) -> None:
         """Cut every open connection without a close frame."""
-        for conn in list(self.active.values()):
-            conn.drop()
+        for conn in list(self.open_connections.values()):
+            await conn.close(1006, "dropped")
 
     # ------------------------------------------------------------------ serving
     def setup_routes(self, app: web.Application) -> None:
@@ -229,19 +267,11 @@ class GeminiEmulator(WebEmulator):
             return web.Response(
                 status=status, text="Resource has been exhausted (e.g. check quota)." if status == 429 else "Error"
             )
-        ws = web.WebSocketResponse(
-            autoping=True, heartbeat=None, compress=False, max_msg_size=32 * 1024 * 1024, timeout=2.0
+
+        def connect(emu: GeminiEmulator, req: web.Request, ws: web.WebSocketResponse, number: int) -> GeminiConnection:
+            return GeminiConnection(emu, req, ws, number, route)
+
+        # the upgrade always succeeds: credentials are checked after the first message, as the server does
+        return await self.serve_websocket(
+            request, connect, max_msg_size=self.max_message_bytes, autoping=True, heartbeat=None, compress=False
         )
-        await ws.prepare(request)
-        cid = self.new_connection()
-        self.track(ws)
-        conn = GeminiConnection(self, ws, request, cid, route)
-        self.active[cid] = conn
-        try:
-            await conn.run()
-        finally:
-            self.active.pop(cid, None)
-            self.untrack(ws)
-            if not ws.closed:
-                await ws.close()
-        return ws

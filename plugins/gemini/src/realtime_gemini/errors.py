@@ -1,4 +1,5 @@
-"""Gemini reports every fatal problem as a WebSocket close frame; this turns one into a typed error.
+"""Gemini reports every fatal problem as a WebSocket close frame; this turns one into a typed error
+(docs/contract.md, promise 8.2).
 
 The reason text says more than the code (1007 covers a bad key and a bad payload alike), so it is matched
 first (lower-cased substrings) and the code breaks ties. ``recoverable`` decides whether core reconnects:
