@@ -93,7 +93,8 @@ class NovaHandler:
 
     :ivar retired: the session replaced this stream: it only finishes the reply it was giving.
     :ivar issued_tools: tool use ids this stream asked for and that were not answered yet.
-    :ivar idle: set while no reply and no tool calls are in progress (the renewal waits for it).
+    :ivar idle: set while no reply, no tool call and no heard-but-unanswered user turn is in progress (the
+        renewal waits for it).
     """
 
     def __init__(self, core: SessionCore, host: NovaHost) -> None:
@@ -108,6 +109,7 @@ class NovaHandler:
         self._barged: str | None = None
         self._blocks: dict[str, _Block] = {}
         self._user: list[str] = []
+        self._answer_due = False  # the user's turn was heard and its reply has not started yet
         self._calls: list[ToolCall] = []
         self._tool_timer: asyncio.TimerHandle | None = None
         self._usage_totals: tuple[int, int, int, int] | None = None
@@ -133,6 +135,7 @@ class NovaHandler:
             case "usageEvent":
                 self._usage(body)
             case "completionEnd":
+                self._answer_due = False
                 self._flush_tools()
                 self._user_done()
                 self._end_reply()
@@ -196,6 +199,7 @@ class NovaHandler:
         if reply is None:
             self._user_done()
             reply = self._reply = _Reply(f"nova_{uuid.uuid4().hex[:20]}")
+            self._answer_due = False
             self.idle.clear()
             if not self.retired:
                 self.core.begin_response(reply.id)
@@ -216,7 +220,7 @@ class NovaHandler:
         self._update_idle()
 
     def _update_idle(self) -> None:
-        if self._reply is None and not self._calls and not self.issued_tools:
+        if self._reply is None and not self._calls and not self.issued_tools and not self._answer_due:
             self.idle.set()
         else:
             self.idle.clear()
@@ -241,6 +245,8 @@ class NovaHandler:
         if self._reply is not None:
             self._end_reply()  # a new user turn: the previous reply is over
         self._user.append(content)
+        self._answer_due = True  # a reply follows: a renewal must not cut in before it
+        self.idle.clear()
         self.core.audio_confirmed()
         self.host.user_turn_heard()
 

@@ -293,7 +293,7 @@ class NovaEmulator(EmulatorServer):
             writer.close()
             return
         self.tcp_connections += 1
-        conn = H2ServerConnection(reader, writer, self._route)
+        conn = H2ServerConnection(reader, writer, self._route, number=self.tcp_connections)
         self._connections.add(conn)
         task = asyncio.current_task()
         if task is not None:
@@ -315,7 +315,8 @@ class NovaEmulator(EmulatorServer):
         self.record("http.request", {"method": method, "path": path, "content-type": headers.get("content-type"),
                                      "x-amz-content-sha256": headers.get("x-amz-content-sha256"),
                                      "user-agent": headers.get("user-agent"),
-                                     "has_security_token": "x-amz-security-token" in headers}, number)  # fmt: skip
+                                     "has_security_token": "x-amz-security-token" in headers,
+                                     "tcp_connection": conn.number}, number)  # fmt: skip
         try:
             model_id, auth = self._check_request(headers, unquote(match["model"]))
             if self._http_failures:

@@ -96,6 +96,8 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
         self._chain = EventChain(auth) if auth is not None else None
         self._headers_sent = False
         self._stream_ended = False
+        self._end_frame_queued = False
+        self._input_ended = False
 
     # ================================================================== HTTP/2 stream callbacks
     def on_data(self, data: bytes) -> None:
@@ -105,12 +107,16 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
             self.emulator.wire_in.setdefault(self.number, bytearray()).extend(data)
         try:
             for envelope, _ in self._decoder.feed(data):
+                self._end_frame_queued = self._end_frame_queued or not envelope.payload
                 self._inbox.put_nowait(envelope)
         except EventStreamError as exc:
             self._inbox.put_nowait(_Broken(f"Invalid event stream: {exc}"))
 
     def on_input_end(self) -> None:
-        if not self.saw_end_frame and not self._stream_ended:
+        if self._input_ended:
+            return
+        self._input_ended = True
+        if not self._end_frame_queued and not self._stream_ended:
             self.emulator.violation(self.number, "the request ended without the signed empty end frame")
         self.spawn(self._end_after_input(), "end-after-input")
 
@@ -186,7 +192,7 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
         name, body = message["name"], message["body"]
         if name == "audioInput":  # recorded without its payload
             body = {"promptName": body.get("promptName"), "contentName": body.get("contentName"),
-                    "bytes": len(str(body.get("content", ""))) * 3 // 4}  # fmt: skip
+                    "bytes": _decoded_size(str(body.get("content", "")))}  # fmt: skip
         self.emulator.record(name, body, self.number)
 
     # ================================================================== lifecycle
@@ -434,6 +440,10 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
             await asyncio.sleep(wait)
         self.emulator.record("emulator.idle_timeout", {"seconds": limit}, self.number)
         await self.send_exception("validationException", IDLE_MESSAGE)
+
+
+def _decoded_size(b64: str) -> int:
+    return len(b64) * 3 // 4 - (2 if b64.endswith("==") else 1 if b64.endswith("=") else 0)
 
 
 def _unwrap(payload: bytes) -> dict[str, Any]:

@@ -52,7 +52,11 @@ HandlerFactory = Callable[["H2ServerConnection", int, dict[str, str]], StreamHan
 class H2ServerConnection:
     """Serves one client connection until it closes."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, factory: HandlerFactory) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, factory: HandlerFactory, *, number: int = 0
+    ) -> None:
+        self.number = number
+        """Which TLS connection of the emulator this is (1 for the first)."""
         self._reader = reader
         self._writer = writer
         self._factory = factory
