@@ -110,6 +110,12 @@ def _retrieve_writer_error(task: asyncio.Task[Any]) -> None:
         log.debug("awscrt request body writer ended: %r", task.exception())
 
 
+def _close_orphan(attempt: asyncio.Future[Any]) -> None:
+    """A connection made for a caller that is gone: close it."""
+    if not attempt.cancelled() and attempt.exception() is None:
+        asyncio.ensure_future(attempt.result().close()).add_done_callback(_retrieve_writer_error)
+
+
 def _make_transport_class(base: type[AWSCRTHTTPClient]) -> Any:
     class NovaCrtTransport(base):  # type: ignore[valid-type,misc]
         """awscrt HTTP/2 with a chosen TLS context (a private CA for emulators) and socket options."""
@@ -120,15 +126,32 @@ def _make_transport_class(base: type[AWSCRTHTTPClient]) -> Any:
             self._tls_ctx = tls_ctx
             self._socket_options = socket_options
             self.destination: Any = None
+            self.connecting: set[asyncio.Task[Any]] = set()
+            self.writers: set[asyncio.Task[Any]] = set()
+            """awscrt's request-body writer tasks (one per stream): they end shortly after their stream."""
 
         async def send(self, request: Any, *, request_config: Any = None) -> Any:
             if self.destination is None:
                 self.destination = request.destination  # where the stream went: the probe goes there too
             return await super().send(request, request_config=request_config)
 
+        async def _create_connection(self, url: Any) -> Any:
+            # awscrt completes the connection future from its native thread: a cancelled wait (close() during
+            # connect()) must not cancel it, and the connection it still makes is closed, never left open.
+            attempt = asyncio.ensure_future(super()._create_connection(url))
+            self.connecting.add(attempt)
+            attempt.add_done_callback(self.connecting.discard)
+            try:
+                return await asyncio.shield(attempt)
+            except asyncio.CancelledError:
+                attempt.add_done_callback(_close_orphan)
+                raise
+
         async def _await_response(self, stream: Any) -> Any:
             writer = getattr(stream, "_writer", None)
             if isinstance(writer, asyncio.Task):
+                self.writers.add(writer)
+                writer.add_done_callback(self.writers.discard)
                 writer.add_done_callback(_retrieve_writer_error)
             return await super()._await_response(stream)
 
@@ -271,14 +294,14 @@ class NovaClient:
     """One SDK client (and one awscrt HTTP/2 connection) per session; every stream of the session,
     including the next one opened during a renewal, multiplexes on it."""
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, *, tls_checked: bool = False) -> None:
         self._settings = settings
         self._client: Any = None
         self._transport: Any = None
         self._sdk: Sdk | None = None
         self._secrets: tuple[str, ...] = settings.credentials.secrets() if settings.credentials else ()
         self._endpoint: tuple[str, int] | None = None
-        self._checked_tls = False
+        self._checked_tls = tls_checked
         self._closed = False
 
     @property
@@ -379,13 +402,16 @@ class NovaClient:
             return
         self._closed = True
         client, self._client = self._client, None
-        self._transport = None
+        transport, self._transport = self._transport, None
         if client is not None:
             _release_secrets(self._secrets)
             try:
                 await client.close()
             except Exception as exc:
                 log.debug("closing the Bedrock client: %r", exc)
+        writers = [t for t in (transport.writers if transport is not None else ()) if not t.done()]
+        if writers:  # awscrt's own tasks end once their streams are gone: leave none behind
+            await asyncio.wait(writers, timeout=1.0)
 
 
 def _ssl_context(ca_file: str | None) -> ssl.SSLContext:

@@ -222,20 +222,23 @@ class NovaRealtime(Realtime):
         return f"<NovaRealtime model={self.model} voice={self.voice} session_id={self.session_id} state={self.state}>"
 
     # ================================================================== connect / close
+    def _new_client(self, *, tls_checked: bool) -> NovaClient:
+        config = self._config
+        settings = ClientSettings(
+            region=config.region,
+            endpoint_uri=config.endpoint_uri,
+            credentials=config.credentials,
+            profile=config.profile,
+            ca_file=config.ca_file,
+            connect_timeout=self._core.connect_timeout,
+            keepalive=self._core.liveness_timeout,
+        )
+        return NovaClient(settings, tls_checked=tls_checked)
+
     async def connect(self) -> None:
         self._closing = False
         config = self._config
-        self._client = NovaClient(
-            ClientSettings(
-                region=config.region,
-                endpoint_uri=config.endpoint_uri,
-                credentials=config.credentials,
-                profile=config.profile,
-                ca_file=config.ca_file,
-                connect_timeout=self._core.connect_timeout,
-                keepalive=self._core.liveness_timeout,
-            )
-        )
+        self._client = self._new_client(tls_checked=False)
         self._prompt = await self._open([])
         self._last_audio_at = time.monotonic()
         self._core.spawn(self._keepalive(), name="nova-keepalive")
@@ -450,6 +453,11 @@ class NovaRealtime(Realtime):
             raise ConnectionFailedError("the session is closed", provider=self.provider_name, recoverable=False)
         history, complete = replayable_history(ctx.history, self._config.info) if self._config.replay_history else ([], False)
         old = self._prompt
+        if not ctx.planned:
+            # The old connection may be dead without knowing it (a black hole): awscrt would put the new stream
+            # on it again. A new client makes a new connection; the old one is closed.
+            stale, self._client = self._client, self._new_client(tls_checked=True)
+            self._core.spawn(stale.close(), name="nova-close-client", report_errors=False)
         prompt = await self._open(history)
         try:
             if ctx.planned:

@@ -418,8 +418,11 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
             await self.send_raw(bytes(frame))
             return
         hostile = hostile_frame(fault.variant, self.sample_event(), size=fault.size)
-        raw = hostile.encode() if isinstance(hostile, str) else hostile
-        await self.send_raw(encode_message(_CHUNK_HEADERS, b'{"bytes":"' + base64.b64encode(raw) + b'"}'))
+        await self.send_payload(hostile.encode() if isinstance(hostile, str) else hostile)
+
+    async def send_payload(self, data: bytes) -> None:
+        """Send ``data`` as the Nova bytes of a well-framed ``chunk`` (hostile frames, fuzz tests)."""
+        await self.send_raw(encode_message(_CHUNK_HEADERS, b'{"bytes":"' + base64.b64encode(data) + b'"}'))
 
     async def expire(self, fault: Fault) -> None:
         await self.send_exception("modelTimeoutException", fault.message or TIMEOUT_MESSAGE)
