@@ -14,6 +14,7 @@ from realtime_core.emulator import Reply, Scenario, Turn
 from realtime_core.testing import EventRecorder, pending_tasks, stream_audio
 from realtime_core.testing import speak as speak_turn
 from realtime_nova import NovaRealtime
+from realtime_nova.client import load_sdk_now
 from realtime_nova.emulator import NovaEmulator
 
 RATE = 16000
@@ -38,6 +39,13 @@ async def speak(session: NovaRealtime, speech_ms: float = 800, silence_ms: float
 
 EmulatorFactory = Callable[..., Awaitable[NovaEmulator]]
 SessionFactory = Callable[..., Awaitable[tuple[NovaRealtime, EventRecorder]]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sdk_loaded() -> None:
+    """Import the AWS SDK once before the tests (on a busy machine its first import alone can take longer
+    than a test's connect timeout)."""
+    load_sdk_now()
 
 
 @pytest_asyncio.fixture

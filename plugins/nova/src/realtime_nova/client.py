@@ -37,7 +37,7 @@ from .errors import PROVIDER, map_error, tls_failure
 if TYPE_CHECKING:
     from smithy_http.aio.crt import AWSCRTHTTPClient
 
-__all__ = ["Credentials", "NovaClient", "load_sdk"]
+__all__ = ["Credentials", "NovaClient", "load_sdk", "load_sdk_now", "preload_sdk"]
 
 log = logging.getLogger("realtime_nova.client")
 
@@ -163,14 +163,32 @@ def _make_transport_class(base: type[AWSCRTHTTPClient]) -> Any:
 
 _sdk: Sdk | None = None
 _sdk_lock = threading.Lock()
+_preload: threading.Thread | None = None
+_sdk_import_lock = threading.Lock()
+
+
+def load_sdk_now() -> Sdk:
+    """The SDK, imported here and now if it is not yet (blocking: not for the event loop)."""
+    return _load_sdk_sync()
 
 
 def _load_sdk_sync() -> Sdk:
     global _sdk
-    with _sdk_lock:
+    with _sdk_import_lock:
         if _sdk is None:
             _sdk = Sdk()
         return _sdk
+
+
+def preload_sdk() -> None:
+    """Start importing the SDK in a background thread, so that the first ``connect()`` (whose time is bounded
+    by ``connect_timeout``) finds it loaded or nearly so. The thread ends with the import."""
+    global _preload
+    with _sdk_lock:
+        if _sdk is not None or _preload is not None:
+            return
+        _preload = threading.Thread(target=_load_sdk_sync, name="realtime-nova-sdk-import", daemon=True)
+    _preload.start()
 
 
 async def load_sdk() -> Sdk:

@@ -32,7 +32,7 @@ from realtime_core.session import Realtime
 
 from . import protocol
 from .capabilities import INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE, build_capabilities
-from .client import ClientSettings, NovaClient
+from .client import ClientSettings, NovaClient, preload_sdk
 from .config import make_config
 from .handler import NovaHandler
 from .history import replayable_history
@@ -168,6 +168,7 @@ class NovaRealtime(Realtime):
                 self._config.info.end_of_life,
                 DEFAULT_MODEL,
             )
+        preload_sdk()  # the SDK is large: its import starts now rather than inside connect()'s timeout
         self._client: NovaClient | None = None
         self._prompt: _Prompt | None = None
         self._retiring: set[_Prompt] = set()
@@ -437,7 +438,8 @@ class NovaRealtime(Realtime):
         """Renew before the stream limit: at the first quiet moment after ``renew_after_s``, or at
         ``renew_deadline_s`` whatever is happening."""
         config, stream = self._config, prompt.stream
-        await asyncio.sleep(max(0.0, stream.opened_at + config.renew_after_s - time.monotonic()))
+        # counted from now (the stream is ready): a slow setup must not make renewals follow each other at once
+        await asyncio.sleep(config.renew_after_s)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(0.0, stream.opened_at + config.renew_deadline_s - time.monotonic())):
                 while not (prompt.handler.idle.is_set() and not self._core.tool_calls_running):
