@@ -39,6 +39,8 @@ log = logging.getLogger("realtime_nova.handler")
 
 TOOL_BATCH_WINDOW = 0.1
 """Seconds to wait for more TOOL blocks of the same reply before running its calls."""
+FINAL_TEXT_WAIT = 3.0
+"""Seconds a reply whose audio ended waits for its FINAL texts before it ends without them."""
 
 
 class NovaHost(Protocol):
@@ -112,6 +114,7 @@ class NovaHandler:
         self._answer_due = False  # the user's turn was heard and its reply has not started yet
         self._calls: list[ToolCall] = []
         self._tool_timer: asyncio.TimerHandle | None = None
+        self._final_timer: asyncio.TimerHandle | None = None
         self._usage_totals: tuple[int, int, int, int] | None = None
         self._usage_held: tuple[int, int, int, int] = (0, 0, 0, 0)
 
@@ -148,6 +151,7 @@ class NovaHandler:
 
     def ended(self, error: RealtimeError | None) -> None:
         self._cancel_tool_timer()
+        self._cancel_final_timer()
         self._calls = []
         if not self.retired:
             self._user_done()
@@ -212,12 +216,23 @@ class NovaHandler:
         reply, self._reply = self._reply, None
         if reply is None:
             return
+        self._cancel_final_timer()
         text = reply.text
         if text and self._barged != reply.id and not cut:
             self.core.emit_agent_speech_transcription(text, mode="final", response_id=reply.id)
         self.core.emit_audio_output_done_event(reply.id, interrupted=cut)
         self._last_reply = reply.id
         self._update_idle()
+
+    def _late_end(self, reply: _Reply) -> None:
+        self._final_timer = None
+        if self._reply is reply:
+            self._end_reply()
+
+    def _cancel_final_timer(self) -> None:
+        timer, self._final_timer = self._final_timer, None
+        if timer is not None:
+            timer.cancel()
 
     def _update_idle(self) -> None:
         if self._reply is None and not self._calls and not self.issued_tools and not self._answer_due:
@@ -334,7 +349,10 @@ class NovaHandler:
             return
         if kind == "AUDIO" and stop == "END_TURN":
             reply.audio_ended = True
-            self.core.emit_audio_output_done_event(reply.id)  # all its audio is out; the transcript follows
+            # The FINAL texts follow at once; should they never come, the reply still ends (with the
+            # SPECULATIVE text as its transcript) instead of waiting for the next turn.
+            self._cancel_final_timer()
+            self._final_timer = asyncio.get_running_loop().call_later(FINAL_TEXT_WAIT, self._late_end, reply)
         elif kind == "TEXT" and (block is None or block.stage != "SPECULATIVE") and stop == "END_TURN":
             reply.final_end = True
         if reply.complete:
