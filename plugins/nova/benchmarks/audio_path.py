@@ -65,103 +65,129 @@ async def _paced(send: Any, seconds: float) -> int:
     return sent
 
 
-async def ours(options: dict[str, Any], seconds: float) -> tuple[int, int]:
-    from realtime_nova import NovaRealtime
+class Ours:
+    """``NovaRealtime``: core's stamping and hooks, the batcher (60 ms events), the handler's output."""
 
-    session = NovaRealtime(**options)
-    received = 0
+    def __init__(self, options: dict[str, Any]) -> None:
+        from realtime_core import RealtimeAudioOutputEvent
+        from realtime_nova import NovaRealtime
 
-    def on_audio(event: Any) -> None:
-        nonlocal received
-        received += 1
+        self.session = NovaRealtime(**options)
+        self.received = 0
+        self.session.on(RealtimeAudioOutputEvent)(self._count)
 
-    from realtime_core import RealtimeAudioOutputEvent
+    def _count(self, event: Any) -> None:
+        self.received += 1
 
-    session.on(RealtimeAudioOutputEvent)(on_audio)
-    await session.connect()
-    sent = await _paced(session.simple_audio_response, seconds)
-    await session.close()
-    return sent, received
+    async def open(self) -> None:
+        await self.session.connect()
+
+    async def send(self, pcm: Any) -> None:
+        await self.session.simple_audio_response(pcm)
+
+    async def close(self) -> None:
+        await self.session.close()
 
 
-async def bare(options: dict[str, Any], seconds: float) -> tuple[int, int]:
-    """The SDK without this plugin: what its samples do, one event per chunk."""
-    from aws_sdk_bedrock_runtime.client import AsyncBedrockRuntimeClient
-    from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
-    from aws_sdk_bedrock_runtime.models import (
-        BidirectionalInputPayloadPart,
-        InvokeModelWithBidirectionalStreamInputChunk,
-        InvokeModelWithBidirectionalStreamOperationInput,
-    )
-    from smithy_aws_core.identity import AWSCredentialsIdentity
-    from smithy_http.aio.crt import AWSCRTHTTPClient, AWSCRTHTTPClientConfig
+class Bare:
+    """The SDK without this plugin, as its samples use it: one signed event per chunk, a reader that
+    decodes every output event."""
 
-    class Static:
-        async def get_identity(self, *, properties: Any) -> Any:
-            return AWSCredentialsIdentity(access_key_id=options["aws_access_key_id"],
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.received = 0
+        self.prompt, self.audio = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def open(self) -> None:
+        from aws_sdk_bedrock_runtime.client import AsyncBedrockRuntimeClient
+        from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
+        from aws_sdk_bedrock_runtime.models import (
+            BidirectionalInputPayloadPart,
+            InvokeModelWithBidirectionalStreamInputChunk,
+            InvokeModelWithBidirectionalStreamOperationInput,
+        )
+        from smithy_aws_core.identity import AWSCredentialsIdentity
+        from smithy_http.aio.crt import AWSCRTHTTPClient, AWSCRTHTTPClientConfig
+
+        options = self.options
+        identity = AWSCredentialsIdentity(access_key_id=options["aws_access_key_id"],
                                           secret_access_key=options["aws_secret_access_key"])  # fmt: skip
 
-    config = await AsyncBedrockRuntimeConfig.resolve(
-        endpoint_uri=options["endpoint_uri"], region=options["region"], aws_credentials_identity_resolver=Static(),
-        transport=AWSCRTHTTPClient(client_config=AWSCRTHTTPClientConfig(force_http_2=True)),
-    )  # fmt: skip
-    client = AsyncBedrockRuntimeClient(config=config)
-    stream = await client.invoke_model_with_bidirectional_stream(
-        InvokeModelWithBidirectionalStreamOperationInput(model_id="amazon.nova-2-sonic-v1:0")
-    )
-    prompt, audio = str(uuid.uuid4()), str(uuid.uuid4())
+        class Static:  # a smithy identity resolver over fixed keys
+            async def get_identity(self, *, properties: Any) -> Any:
+                return identity
 
-    async def event(body: dict[str, Any]) -> None:
-        part = BidirectionalInputPayloadPart(bytes_=json.dumps({"event": body}).encode())
-        await stream.input_stream.send(InvokeModelWithBidirectionalStreamInputChunk(value=part))
+        resolver: Any = Static()
 
-    await event({"sessionStart": {"inferenceConfiguration": {"maxTokens": 1024, "topP": 0.9, "temperature": 0.7}}})
-    await event({"promptStart": {"promptName": prompt, "textOutputConfiguration": {"mediaType": "text/plain"},
-                                 "audioOutputConfiguration": {"mediaType": "audio/lpcm", "sampleRateHertz": 24000,
-                                                              "sampleSizeBits": 16, "channelCount": 1, "voiceId": "matthew",
-                                                              "encoding": "base64", "audioType": "SPEECH"}}})  # fmt: skip
-    await event({"contentStart": {"promptName": prompt, "contentName": audio, "type": "AUDIO", "interactive": True,
-                                  "role": "USER", "audioInputConfiguration": {"mediaType": "audio/lpcm",
-                                  "sampleRateHertz": 16000, "sampleSizeBits": 16, "channelCount": 1,
-                                  "audioType": "SPEECH", "encoding": "base64"}}})  # fmt: skip
-    _, receiver = await stream.await_output()
-    received = 0
+        config = await AsyncBedrockRuntimeConfig.resolve(
+            endpoint_uri=options["endpoint_uri"], region=options["region"], aws_credentials_identity_resolver=resolver,
+            transport=AWSCRTHTTPClient(client_config=AWSCRTHTTPClientConfig(force_http_2=True)),
+        )  # fmt: skip
+        self.client = AsyncBedrockRuntimeClient(config=config)
+        self.stream = await self.client.invoke_model_with_bidirectional_stream(
+            InvokeModelWithBidirectionalStreamOperationInput(model_id="amazon.nova-2-sonic-v1:0")
+        )
+        self.Part, self.Chunk = BidirectionalInputPayloadPart, InvokeModelWithBidirectionalStreamInputChunk
+        prompt, audio = self.prompt, self.audio
+        await self.event({"sessionStart": {"inferenceConfiguration": {"maxTokens": 1024, "topP": 0.9, "temperature": 0.7}}})
+        await self.event({"promptStart": {"promptName": prompt, "textOutputConfiguration": {"mediaType": "text/plain"},
+                                          "audioOutputConfiguration": {"mediaType": "audio/lpcm", "sampleRateHertz": 24000,
+                                                                       "sampleSizeBits": 16, "channelCount": 1,
+                                                                       "voiceId": "matthew", "encoding": "base64",
+                                                                       "audioType": "SPEECH"}}})  # fmt: skip
+        await self.event({"contentStart": {"promptName": prompt, "contentName": audio, "type": "AUDIO",
+                                           "interactive": True, "role": "USER",
+                                           "audioInputConfiguration": {"mediaType": "audio/lpcm", "sampleRateHertz": 16000,
+                                                                       "sampleSizeBits": 16, "channelCount": 1,
+                                                                       "audioType": "SPEECH", "encoding": "base64"}}})  # fmt: skip
+        _, self.receiver = await self.stream.await_output()
+        self.reader = asyncio.ensure_future(self.read())
 
-    async def read() -> None:
-        nonlocal received
-        while (item := await receiver.receive()) is not None:
-            doc = json.loads(item.value.bytes_)
+    async def event(self, body: dict[str, Any]) -> None:
+        part = self.Part(bytes_=json.dumps({"event": body}).encode())
+        await self.stream.input_stream.send(self.Chunk(value=part))
+
+    async def read(self) -> None:
+        while (item := await self.receiver.receive()) is not None:
+            doc = json.loads(item.value.bytes_ or b"{}")  # pyright: ignore[reportAttributeAccessIssue, reportUnknownArgumentType]
             body = doc["event"].get("audioOutput")
             if body is not None:
                 base64.b64decode(body["content"])
-                received += 1
+                self.received += 1
 
-    reader = asyncio.ensure_future(read())
-
-    async def send(pcm: Any) -> None:
+    async def send(self, pcm: Any) -> None:
         content = base64.b64encode(pcm.samples.tobytes()).decode()
-        await event({"audioInput": {"promptName": prompt, "contentName": audio, "content": content}})
+        await self.event({"audioInput": {"promptName": self.prompt, "contentName": self.audio, "content": content}})
 
-    sent = await _paced(send, seconds)
-    await event({"contentEnd": {"promptName": prompt, "contentName": audio}})
-    await event({"promptEnd": {"promptName": prompt}})
-    await event({"sessionEnd": {}})
-    await stream.input_stream.close()
-    try:
-        await asyncio.wait_for(reader, 5)
-    except Exception:  # the benchmark only needs the CPU figures
-        reader.cancel()
-    await client.close()
-    return sent, received
+    async def close(self) -> None:
+        await self.event({"contentEnd": {"promptName": self.prompt, "contentName": self.audio}})
+        await self.event({"promptEnd": {"promptName": self.prompt}})
+        await self.event({"sessionEnd": {}})
+        await self.stream.input_stream.close()
+        try:
+            await asyncio.wait_for(self.reader, 5)
+        except Exception:  # the benchmark only needs the CPU figures
+            self.reader.cancel()
+        await self.client.close()
 
 
 async def run(kind: str, options: dict[str, Any], sessions: int, seconds: float) -> tuple[float, int, int]:
-    runner = ours if kind == "ours" else bare
+    """Open every client, then measure CPU while all of them stream at real-time pace (not the setup and
+    teardown), then close them."""
+    clients: list[Any] = [Ours(options) if kind == "ours" else Bare(options) for _ in range(sessions)]
+    await asyncio.gather(*(c.open() for c in clients))
     start_cpu, start = time.process_time(), time.monotonic()
-    results = await asyncio.gather(*(runner(options, seconds) for _ in range(sessions)))
+    sent = await asyncio.gather(*(_paced(c.send, seconds) for c in clients))
     cpu = time.process_time() - start_cpu
     wall = time.monotonic() - start
-    return cpu * 1000 / (sessions * wall), sum(r[0] for r in results), sum(r[1] for r in results)
+    received = sum(c.received for c in clients)
+    await asyncio.gather(*(c.close() for c in clients))
+    return cpu * 1000 / (sessions * wall), sum(sent), received
+
+
+_OWNERS = [("realtime_nova", "realtime-nova (the plugin)"), ("realtime_core", "realtime-core"),
+           ("awscrt", "awscrt"), ("smithy", "smithy / AWS SDK"), ("aws_sdk", "smithy / AWS SDK"),
+           ("~", "C built-ins (json, base64, hmac, CRT calls)")]
 
 
 def profile(options: dict[str, Any]) -> None:
@@ -178,7 +204,18 @@ def profile(options: dict[str, Any]) -> None:
             await session.simple_audio_response(chunk)
         profiler.disable()
         await session.close()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("cumulative").print_stats(20)
+        # own time by who it belongs to
+        groups: dict[str, float] = {}
+        for (path, _, function), (_, _, own, _, _) in stats.stats.items():  # pyright: ignore[reportAttributeAccessIssue, reportUnknownVariableType]
+            if "poll" in function:  # waiting for the socket, not work
+                continue
+            owner = next((name for key, name in _OWNERS if key in path), "other (asyncio, stdlib)")
+            groups[owner] = groups.get(owner, 0.0) + own
+        total = sum(groups.values())
+        for owner, own in sorted(groups.items(), key=lambda kv: -kv[1]):
+            print(f"{owner:>28}: {own / 3000 * 1e6:7.1f} us per chunk ({own / total:5.1%})")
 
     asyncio.run(main())
 
@@ -204,7 +241,7 @@ def main() -> None:
             per_s, sent, received = asyncio.run(run(kind, options, args.sessions, args.seconds))
             figures[kind] = per_s
             print(f"{kind:>4}: {per_s:6.2f} ms CPU per session-second "
-                  f"({args.sessions} sessions, {sent} chunks sent, {received} audio events received)")  # fmt: skip
+                  f"({args.sessions} sessions, {sent} chunks sent, {received} audio events received while streaming)")  # fmt: skip
         print(f"ratio ours/bare: {figures['ours'] / figures['bare']:.2f}")
         # the bare client signs one event per 20 ms chunk: its cost per signed event
         print(f"bare: ~{figures['bare'] / (1000 / CHUNK_MS):.3f} ms CPU per signed 20 ms event (including output)")

@@ -8,7 +8,6 @@ import logging
 import pytest
 
 from realtime_core import (
-    ProtocolError,
     AuthenticationError,
     ConnectionFailedError,
     ProtocolError,

@@ -54,7 +54,7 @@ async def proxied(nova_emulator: EmulatorFactory, nova_session: SessionFactory) 
 
 
 async def test_a_black_hole_is_noticed_within_the_liveness_timeout_and_reconnected(proxied: Any) -> None:
-    emulator, proxy, session, rec = await proxied()
+    _emulator, proxy, session, rec = await proxied()
     await speak(session)
     await rec.wait_for(RealtimeAudioOutputDoneEvent)
     mark = rec.mark()
@@ -74,7 +74,7 @@ async def test_a_black_hole_is_noticed_within_the_liveness_timeout_and_reconnect
 async def test_no_send_blocks_while_the_path_is_dead(proxied: Any) -> None:
     """Black-holed, the server's HTTP/2 window updates stop: the SDK's sends block once the window is full.
     Each send is bounded by liveness_timeout; what cannot be sent goes to core's gap buffer."""
-    emulator, proxy, session, rec = await proxied(liveness_probe=False)  # the sends alone must tell
+    _emulator, proxy, session, rec = await proxied(liveness_probe=False)  # the sends alone must tell
     proxy.black_hole()
     chunk = speech_tone(20)
     worst = 0.0
@@ -140,7 +140,7 @@ async def test_a_certificate_that_does_not_verify_is_a_tls_error_at_once(
 
 
 async def test_close_during_connect_releases_everything(proxied: Any) -> None:
-    emulator, proxy, session, rec = await proxied(connect=False)
+    _emulator, proxy, session, rec = await proxied(connect=False)
     before = asyncio.all_tasks()
     proxy.black_hole(live=False, upcoming=2)  # the handshakes' bytes vanish: connect() hangs in them
     connecting = asyncio.get_running_loop().create_task(session.connect())
@@ -163,7 +163,7 @@ async def test_a_silent_but_alive_path_is_not_a_dead_one(proxied: Any) -> None:
     """A stall (the server says nothing for longer than the liveness timeout but answers on the connection)
     must not cost a reconnection: the probe gets its answer."""
     plan = scenario(turn(), turn("Again."), faults=[Fault(kind="stall", after_messages=3, delay_ms=int(LIVENESS * 3000))])
-    emulator, proxy, session, rec = await proxied(plan)
+    emulator, _proxy, session, rec = await proxied(plan)
     await speak(session, speech_ms=400, silence_ms=LIVENESS * 2500)  # silence while the server is stalled
     assert not rec.of(RealtimeDisconnectedEvent) and session.connected
     assert emulator.connections == 1

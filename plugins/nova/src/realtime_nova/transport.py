@@ -278,7 +278,7 @@ class NovaStream:
         closed. Any still running then are cancelled."""
         pending = [f for f in self._shielded if not f.done()]
         if pending:
-            done, still = await asyncio.wait(pending, timeout=timeout)
+            _done, still = await asyncio.wait(pending, timeout=timeout)
             for future in still:
                 future.cancel()
 

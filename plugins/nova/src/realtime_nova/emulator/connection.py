@@ -439,7 +439,10 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
 
     async def _idle_timeout(self) -> None:
         limit = self.emulator.idle_timeout_s or 0.0
-        while (wait := self.last_input_at + limit - time.monotonic()) > 0:
+        while True:  # the deadline moves with every input event
+            wait = self.last_input_at + limit - time.monotonic()
+            if wait <= 0:
+                break
             await asyncio.sleep(wait)
         self.emulator.record("emulator.idle_timeout", {"seconds": limit}, self.number)
         await self.send_exception("validationException", IDLE_MESSAGE)
