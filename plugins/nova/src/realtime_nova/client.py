@@ -209,13 +209,18 @@ class Credentials:
     session_token: SecretStr | None = None
 
     def __repr__(self) -> str:
-        return f"Credentials(access_key_id={self.access_key_id!r}, secret_access_key='**********')"
+        return f"Credentials(access_key_id='{_masked(self.access_key_id)}', secret_access_key='**********')"
 
     def secrets(self) -> tuple[str, ...]:
-        values = [self.secret_access_key.get_secret_value()]
+        # the access key id is no secret to AWS, but it names the key: kept out of logs like the rest
+        values = [self.access_key_id, self.secret_access_key.get_secret_value()]
         if self.session_token is not None:
             values.append(self.session_token.get_secret_value())
         return tuple(v for v in values if v)
+
+
+def _masked(key_id: str) -> str:
+    return key_id[:4] + "****" if len(key_id) > 8 else "****"
 
 
 class _StaticResolver:
@@ -235,7 +240,7 @@ class _StaticResolver:
         return self._identity
 
     def __repr__(self) -> str:
-        return f"<NovaCredentialsResolver {self._credentials.access_key_id}>"
+        return f"<NovaCredentialsResolver {_masked(self._credentials.access_key_id)}>"
 
 
 class _ScrubSecrets(logging.Filter):

@@ -319,10 +319,19 @@ class NovaHandler:
         name = body.get("toolName")
         if not isinstance(call_id, str) or not isinstance(name, str):
             raise ProtocolError("toolUse without toolUseId or toolName", provider=PROVIDER)
-        reply = self._reply_for_speech()
+        # Calls after spoken text belong to that reply; calls alone open no reply (no audio, no done event).
+        self._user_done()
+        rid = self._reply.id if self._reply is not None else self._calls_id()
         self.issued_tools.add(call_id)
+        self.idle.clear()
         arguments = protocol.parse_tool_arguments(body.get("content"))
-        self._calls.append(ToolCall(call_id, name, arguments, response_id=reply.id))
+        self._calls.append(ToolCall(call_id, name, arguments, response_id=rid))
+
+    def _calls_id(self) -> str:
+        if self._calls and self._calls[0].response_id:
+            return self._calls[0].response_id
+        self._answer_due = False
+        return f"nova_{uuid.uuid4().hex[:20]}"
 
     def _content_end(self, body: dict[str, Any]) -> None:
         block = self._blocks.pop(str(body.get("contentId")), None)

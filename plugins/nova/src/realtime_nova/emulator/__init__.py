@@ -234,14 +234,10 @@ class NovaEmulator(EmulatorServer):
         return options
 
     def credentials(self) -> dict[str, str]:
-        """Every credential the emulator accepts, unmasked (fixed test values): the key pair, and the session
-        token a client may add."""
-        return {
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self._secret,
-            "aws_session_token": self._token,
-            "region": self.region,
-        }
+        """Every secret the emulator accepts, unmasked (fixed test values): the secret key, and the session
+        token a client may add. The access key id that goes with them (not a secret: it travels in every
+        request's Authorization header) is in :meth:`session_options` and :attr:`access_key_id`."""
+        return {"aws_secret_access_key": self._secret, "aws_session_token": self._token}
 
     @property
     def url(self) -> str:

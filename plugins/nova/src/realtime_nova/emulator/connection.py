@@ -98,6 +98,7 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
         self._stream_ended = False
         self._end_frame_queued = False
         self._input_ended = False
+        self._response_ended = False
 
     # ================================================================== HTTP/2 stream callbacks
     def on_data(self, data: bytes) -> None:
@@ -154,8 +155,7 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
         if code is None:  # drop the TCP connection (every stream on it)
             self.h2.abort()
         elif code in (1000, 1001):  # a normal end: END_STREAM on the response
-            self._send_headers()
-            self.h2.end_stream(self.stream_id)
+            self.end_response()
             self.h2.forget(self.stream_id)
         else:
             self.h2.reset(self.stream_id, code if 0 <= code <= 13 else 2)
@@ -213,7 +213,20 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
             async with asyncio.timeout(2.0):
                 while self.turns.current is not None:
                     await self.turns.current.finished.wait()
-        await self.close(1000, "input ended")
+        # The client ended the call: the response ends too, and the connection counts as closed by the client.
+        self.end_response()
+        self._stream_ended = True
+        self.h2.forget(self.stream_id)
+        self._inbox.put_nowait(None)
+
+    def end_response(self) -> None:
+        """END_STREAM on the response (the service is done with this stream); the client's side stays open
+        until the client ends or resets it, as HTTP/2 has it: then the connection is over."""
+        if self._response_ended:
+            return
+        self._response_ended = True
+        self._send_headers()
+        self.h2.end_stream(self.stream_id)
 
     # ================================================================== client events
     async def handle(self, message: Any) -> None:
@@ -378,7 +391,7 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
             frame = encode_message({":message-type": "error", ":error-code": error.code, ":error-message": error.message})
             with contextlib.suppress(Exception):
                 await self.send_raw(frame)
-        await self.close(1000, "refused")
+        self.end_response()
 
     async def send_exception(self, code: str, message: str, *, end: bool = True) -> None:
         """An in-stream modeled exception (``validationException``...), then (by default) the end of the
@@ -389,14 +402,14 @@ class NovaConnection(EmulatorConnection["NovaEmulator"]):
         with contextlib.suppress(Exception):
             await self.send_raw(encode_message(headers, json.dumps({"message": message}).encode()))
         if end:
-            await self.close(1000, member)
+            self.end_response()
 
     async def http_error(self, status: int, error_type: str, message: str) -> None:
         """A restJson1 error response: only before the stream's response headers went out."""
         self._send_headers(status, [("x-amzn-errortype", f"{error_type}:{output.ERROR_NAMESPACE}")])
         await self.h2.send_data(self.stream_id, json.dumps({"message": message}).encode(), end_stream=True)
         self.emulator.record("http.error", {"status": status, "type": error_type, "message": message}, self.number)
-        await self.close(1000, error_type)
+        self.end_response()
 
     async def inject_error(self, fault: Fault) -> None:
         code = str(fault.code or "internalServerException")
