@@ -91,6 +91,51 @@ async def test_http_errors_before_the_stream(nova_emulator: EmulatorFactory, nov
     assert not info.value.recoverable
 
 
+@pytest.mark.parametrize(
+    ("fault", "error_type", "recoverable"),
+    [
+        (Fault(kind="error", after_messages=1, code="server_error", message="busy"), ProviderError, True),
+        (Fault(kind="error", after_messages=2, code="throttlingException", message="slow down"), RateLimitedError, True),
+    ],
+)
+async def test_an_error_during_setup_makes_connect_raise_it_with_no_event_before(
+    nova_emulator: EmulatorFactory,
+    nova_session: SessionFactory,
+    fault: Fault,
+    error_type: type[Exception],
+    recoverable: bool,
+) -> None:
+    """The response headers wait for the setup (promptStart), so a setup failure is an HTTP error that
+    connect() raises; a transient one is recoverable, never a ConfigurationError."""
+    emulator = await nova_emulator(scenario(turn(), faults=[fault]))
+    session, rec = await nova_session(emulator, connect=False)
+    with pytest.raises(error_type) as info:
+        await session.connect()
+    assert info.value.recoverable is recoverable and fault.message in str(info.value)
+    assert not rec.events and not session.connected
+
+
+async def test_long_term_keys_and_temporary_keys_both_sign(
+    nova_emulator: EmulatorFactory, nova_session: SessionFactory
+) -> None:
+    """Bedrock takes long-term IAM keys (no x-amz-security-token) and temporary ones (with it)."""
+    emulator = await nova_emulator(scenario(turn(), turn()))
+    long_term, rec = await nova_session(emulator)
+    temporary, rec2 = await nova_session(emulator, aws_session_token=SecretStr(NovaEmulator.SESSION_TOKEN))
+    for session, recorder in ((long_term, rec), (temporary, rec2)):
+        await speak(session)
+        await recorder.wait_for(RealtimeAudioOutputDoneEvent)
+    tokens = [m.payload["has_security_token"] for m in emulator.messages("http.request")]
+    assert tokens == [False, True]
+    strict = await nova_emulator(require_session_token=True)
+    session, _ = await nova_session(strict, connect=False, aws_session_token=None)
+    with pytest.raises(AuthenticationError):
+        await session.connect()
+    wrong, _ = await nova_session(emulator, connect=False, aws_session_token="not-the-token")
+    with pytest.raises(AuthenticationError):
+        await wrong.connect()
+
+
 async def test_wrong_secret_is_refused_by_signature_check(
     nova_emulator: EmulatorFactory, nova_session: SessionFactory
 ) -> None:
