@@ -377,30 +377,45 @@ class NovaClient:
         except Exception as exc:
             raise map_error(exc, during="open stream") from None
 
-    async def check_tls(self) -> None:
+    async def prepare(self) -> None:
+        """Load the SDK and build the client (before the first stream)."""
+        await self._ensure()
+
+    @property
+    def tls_unchecked(self) -> bool:
+        return not self._checked_tls and self._endpoint is not None
+
+    async def check_tls(self, tcp_up: asyncio.Event) -> None:
         """Fail fast with a TLS error when the endpoint's certificate does not verify (once per client).
 
-        Returns quietly on anything that is not a verdict about the certificate (the stream's own connect
-        reports those), and when the endpoint is not known yet.
+        ``tcp_up`` is set once the TCP connection is made (or could not be): the stream's own connection
+        starts then, so a path that is dead for the first connection only (a proxy's fault) hits this
+        check, never a connection awscrt could not abort. Returns quietly on anything that is not a verdict
+        about the certificate (the stream's own connect reports those).
         """
         endpoint = self._endpoint
         if self._checked_tls or endpoint is None:
+            tcp_up.set()
             return
         self._checked_tls = True
-        context = await asyncio.to_thread(_ssl_context, self._settings.ca_file)
         host, port = endpoint
+        loop = asyncio.get_running_loop()
         try:
-            _, writer = await asyncio.open_connection(host, port, ssl=context, server_hostname=host)
+            context = await asyncio.to_thread(_ssl_context, self._settings.ca_file)
+            transport, protocol = await loop.create_connection(asyncio.Protocol, host, port)
+        except OSError as exc:
+            log.debug("nova: TLS pre-check could not connect: %r", exc)
+            return
+        finally:
+            tcp_up.set()
+        try:
+            transport = await loop.start_tls(transport, protocol, context, server_hostname=host) or transport
         except ssl.SSLCertVerificationError as exc:
             raise tls_failure(exc.verify_message or str(exc), verification=True) from None
         except (OSError, ssl.SSLError) as exc:
             log.debug("nova: TLS pre-check did not decide: %r", exc)
-            return
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (OSError, ssl.SSLError):
-            pass
+        finally:
+            transport.close()
 
     async def probe(self) -> None:
         """One small request on the stream's HTTP/2 connection; returns when any response arrived.

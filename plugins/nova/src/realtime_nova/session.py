@@ -20,7 +20,6 @@ import contextlib
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from realtime_core import Capabilities, InterruptInfo, ReconnectContext, SessionState, ToolResult
@@ -37,7 +36,7 @@ from .config import make_config
 from .handler import NovaHandler
 from .history import replayable_history
 from .models import DEFAULT_MODEL, DEFAULT_VOICE, STREAM_LIMIT_SECONDS
-from .transport import NovaStream
+from .transport import NovaStream, Prompt, first_error
 
 __all__ = ["NovaRealtime"]
 
@@ -45,25 +44,6 @@ log = logging.getLogger("realtime_nova.session")
 
 _MAX_AUDIO_EVENT_MS = 1000.0  # split big app chunks: 1 s per event stays far below 1 MB
 _MAX_TEXT_BYTES = 900_000  # an event's bytes are limited to 1,000,000 (JSON included)
-
-
-@dataclass(eq=False)
-class _Prompt:
-    """One open stream of the session: its transport, its handler and its prompt's names."""
-
-    stream: NovaStream
-    handler: NovaHandler
-    prompt_name: str = field(default_factory=lambda: str(uuid.uuid4()))
-    audio_content: str = field(default_factory=lambda: str(uuid.uuid4()))
-    encoder: protocol.AudioEventEncoder = field(init=False)
-    ending: bool = False  # contentEnd/promptEnd/sessionEnd sent or being sent: no more input
-
-    def __post_init__(self) -> None:
-        self.encoder = protocol.AudioEventEncoder(self.prompt_name, self.audio_content)
-
-    @property
-    def open(self) -> bool:
-        return not self.ending and not self.stream.dead
 
 
 class NovaRealtime(Realtime):
@@ -170,8 +150,8 @@ class NovaRealtime(Realtime):
             )
         preload_sdk()  # the SDK is large: its import starts now rather than inside connect()'s timeout
         self._client: NovaClient | None = None
-        self._prompt: _Prompt | None = None
-        self._retiring: set[_Prompt] = set()
+        self._prompt: Prompt | None = None
+        self._retiring: set[Prompt] = set()
         self._opening: set[NovaStream] = set()
         self._closing = False
         # user audio the model has not transcribed yet, for a planned renewal's new stream
@@ -269,15 +249,17 @@ class NovaRealtime(Realtime):
         for stream in streams:  # the SDK calls in flight end once the client is closed
             await stream.released(1.0)
 
-    async def _open(self, history: list[tuple[str, str]]) -> _Prompt:
+    async def _open(self, history: list[tuple[str, str]]) -> Prompt:
         """Open a stream, send the setup (and ``history``), open the audio block and start reading."""
         client = self._client
         if client is None:
             raise ConnectionFailedError("the session is not connected", provider=self.provider_name, recoverable=False)
+        await client.prepare()
+        check = await self._start_tls_check(client)
         duplex = await client.open_stream(self.model)
         stream = NovaStream(client.sdk, duplex, self._core, probe=client.probe if self._config.liveness_probe else None)
         self._opening.add(stream)  # from here on, close() can release it
-        prompt = _Prompt(stream, NovaHandler(self._core, self))
+        prompt = Prompt(stream, NovaHandler(self._core, self))
         config = self._config
         events = [
             protocol.session_start(
@@ -305,11 +287,12 @@ class NovaRealtime(Realtime):
             async with asyncio.TaskGroup() as group:
                 group.create_task(stream.await_output())
                 group.create_task(stream.send(*events))
-                group.create_task(client.check_tls())
+                if check is not None:
+                    group.create_task(_join(check))
         except BaseExceptionGroup as group_error:
             await stream.abort()
             self._opening.discard(stream)
-            raise _first_error(group_error) from None
+            raise first_error(group_error) from None
         except BaseException:
             await stream.abort()
             self._opening.discard(stream)
@@ -318,7 +301,23 @@ class NovaRealtime(Realtime):
         stream.start(prompt.handler)
         return prompt
 
-    async def _finish(self, prompt: _Prompt, *, wait_s: float) -> None:
+    async def _start_tls_check(self, client: NovaClient) -> asyncio.Task[None] | None:
+        """The first connection's TLS check (see :meth:`NovaClient.check_tls`), started before the stream's
+        own connection, which waits until the check's TCP connection is up."""
+        if not client.tls_unchecked:
+            return None
+        tcp_up = asyncio.Event()
+        check = self._core.spawn(client.check_tls(tcp_up), name="nova-tls-check", report_errors=False)
+        up = asyncio.ensure_future(tcp_up.wait())
+        try:
+            await asyncio.wait({up, check}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            up.cancel()
+        if check.done():
+            check.result()  # a verdict already: raise it
+        return check
+
+    async def _finish(self, prompt: Prompt, *, wait_s: float) -> None:
         """End a stream per protocol (audio contentEnd, promptEnd, sessionEnd, end frame), let the model
         finish, then release it. Tolerates a dead stream."""
         stream = prompt.stream
@@ -359,7 +358,7 @@ class NovaRealtime(Realtime):
             with contextlib.suppress(ConnectionFailedError):
                 await self._send_samples(prompt, pending)
 
-    async def _send_samples(self, prompt: _Prompt, samples: memoryview) -> None:
+    async def _send_samples(self, prompt: Prompt, samples: memoryview) -> None:
         """Send PCM16 bytes as ``audioInput`` events of at most a second each."""
         encoder, stream = prompt.encoder, prompt.stream
         await self._batcher.send_pieces(samples, lambda piece: stream.send(encoder.encode(piece)))
@@ -374,7 +373,7 @@ class NovaRealtime(Realtime):
             *protocol.text_block(prompt.prompt_name, str(uuid.uuid4()), "USER", text, interactive=True)
         )
 
-    def _require(self, operation: str) -> _Prompt:
+    def _require(self, operation: str) -> Prompt:
         prompt = self._prompt
         if prompt is None or not prompt.open:
             raise ConnectionFailedError(f"cannot {operation}: the Nova stream is not open", provider=self.provider_name)
@@ -414,7 +413,7 @@ class NovaRealtime(Realtime):
         input, and its barge-in and turn detection run on the audio it receives)."""
         fill = self._config.silence_fill_ms / 1000
         silence: bytes | None = None
-        silence_for: _Prompt | None = None
+        silence_for: Prompt | None = None
         while True:
             await asyncio.sleep(fill)
             prompt = self._prompt
@@ -434,7 +433,7 @@ class NovaRealtime(Realtime):
         prompt = self._prompt
         return prompt is not None and prompt.open and self.state is SessionState.CONNECTED
 
-    async def _renewal_timer(self, prompt: _Prompt) -> None:
+    async def _renewal_timer(self, prompt: Prompt) -> None:
         """Renew before the stream limit: at the first quiet moment after ``renew_after_s``, or at
         ``renew_deadline_s`` whatever is happening."""
         config, stream = self._config, prompt.stream
@@ -488,7 +487,7 @@ class NovaRealtime(Realtime):
             self._core.spawn(self._retire(old, graceful=ctx.planned), name="nova-retire")
         return complete
 
-    async def _retire(self, prompt: _Prompt, *, graceful: bool) -> None:
+    async def _retire(self, prompt: Prompt, *, graceful: bool) -> None:
         """Close a replaced stream: let a reply in progress finish (bounded by the stream's remaining
         life), then end it per protocol."""
         try:
@@ -502,23 +501,5 @@ class NovaRealtime(Realtime):
             self._retiring.discard(prompt)
 
 
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The error to raise from a failed setup: a typed error first (a TLS verdict, an HTTP error), else the
-    first one."""
-    leaves: list[BaseException] = []
-
-    def walk(error: BaseException) -> None:
-        if isinstance(error, BaseExceptionGroup):
-            for inner in error.exceptions:
-                walk(inner)
-        else:
-            leaves.append(error)
-
-    walk(group)
-    for error in leaves:
-        if isinstance(error, RealtimeError) and not error.recoverable:
-            return error
-    for error in leaves:
-        if isinstance(error, RealtimeError):
-            return error
-    return leaves[0]
+async def _join(task: asyncio.Task[None]) -> None:
+    await task

@@ -20,16 +20,22 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from realtime_core import SessionCore
 from realtime_core.errors import ConnectionFailedError, ProtocolError, RealtimeError
 
+from . import protocol
 from .client import Sdk
 from .errors import PROVIDER, StreamFault, map_error
 
-__all__ = ["EventSink", "NovaStream"]
+if TYPE_CHECKING:
+    from .handler import NovaHandler
+
+__all__ = ["EventSink", "NovaStream", "Prompt", "first_error"]
 
 log = logging.getLogger("realtime_nova.transport")
 
@@ -307,3 +313,45 @@ def _parse(data: bytes) -> tuple[str, dict[str, Any]] | RealtimeError:
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         return ProtocolError(f"malformed Nova event: {type(exc).__name__}", provider=PROVIDER)
     return name, body  # pyright: ignore[reportUnknownVariableType]
+
+
+@dataclass(eq=False)
+class Prompt:
+    """One open stream of a session: its transport, its handler (the session's to make) and its prompt's
+    names."""
+
+    stream: NovaStream
+    handler: NovaHandler
+    prompt_name: str = field(default_factory=lambda: str(uuid.uuid4()))
+    audio_content: str = field(default_factory=lambda: str(uuid.uuid4()))
+    encoder: protocol.AudioEventEncoder = field(init=False)
+    ending: bool = False  # contentEnd/promptEnd/sessionEnd sent or being sent: no more input
+
+    def __post_init__(self) -> None:
+        self.encoder = protocol.AudioEventEncoder(self.prompt_name, self.audio_content)
+
+    @property
+    def open(self) -> bool:
+        return not self.ending and not self.stream.dead
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to raise from a failed setup: a typed error first (a TLS verdict, an HTTP error), else the
+    first one."""
+    leaves: list[BaseException] = []
+
+    def walk(error: BaseException) -> None:
+        if isinstance(error, BaseExceptionGroup):
+            for inner in error.exceptions:
+                walk(inner)
+        else:
+            leaves.append(error)
+
+    walk(group)
+    for error in leaves:
+        if isinstance(error, RealtimeError) and not error.recoverable:
+            return error
+    for error in leaves:
+        if isinstance(error, RealtimeError):
+            return error
+    return leaves[0]
