@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -53,6 +54,8 @@ async def nova_emulator() -> AsyncIterator[EmulatorFactory]:
     started: list[NovaEmulator] = []
 
     async def make(scenario: Scenario | None = None, **options: Any) -> NovaEmulator:
+        # NOVA_TEST_LATENCY=realistic runs every test against an emulator that answers like the service
+        options.setdefault("latency", os.environ.get("NOVA_TEST_LATENCY") or None)
         emulator = NovaEmulator(scenario=scenario, **options)
         await emulator.start()
         started.append(emulator)
