@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from realtime_core.emulator import Reply, Scenario, Turn
 from realtime_core.testing import EventRecorder, pending_tasks, stream_audio
 from realtime_core.testing import speak as speak_turn
 from realtime_nova import NovaRealtime
+from realtime_nova.client import load_sdk_now
 from realtime_nova.emulator import NovaEmulator
 
 RATE = 16000
@@ -40,11 +42,20 @@ EmulatorFactory = Callable[..., Awaitable[NovaEmulator]]
 SessionFactory = Callable[..., Awaitable[tuple[NovaRealtime, EventRecorder]]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sdk_loaded() -> None:
+    """Import the AWS SDK once before the tests (on a busy machine its first import alone can take longer
+    than a test's connect timeout)."""
+    load_sdk_now()
+
+
 @pytest_asyncio.fixture
 async def nova_emulator() -> AsyncIterator[EmulatorFactory]:
     started: list[NovaEmulator] = []
 
     async def make(scenario: Scenario | None = None, **options: Any) -> NovaEmulator:
+        # NOVA_TEST_LATENCY=realistic runs every test against an emulator that answers like the service
+        options.setdefault("latency", os.environ.get("NOVA_TEST_LATENCY") or None)
         emulator = NovaEmulator(scenario=scenario, **options)
         await emulator.start()
         started.append(emulator)

@@ -20,3 +20,12 @@ class TestNovaSonic1Conformance(ConformanceSuite, ProviderFixtures):
 
 def test_registered_through_entry_point() -> None:
     assert "nova" in [spec.name for spec in realtime_core.providers()]
+
+
+class TestNovaConformanceRealisticLatency(ConformanceSuite, ProviderFixtures):
+    """The same contract with the emulator answering like the real service (about 450 ms to the first
+    audio, audio paced at real time): races that instant replies hide show here."""
+
+    provider = "nova"
+    label = "nova-realistic-latency"
+    emulator_options = {"latency": "realistic"}

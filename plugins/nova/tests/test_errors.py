@@ -32,7 +32,7 @@ from .conftest import EmulatorFactory, SessionFactory, scenario, speak, turn
     [
         ("throttlingException", RateLimitedError, True),
         (429, RateLimitedError, True),
-        ("validationException", ProviderError, False),
+        ("validationException", ProtocolError, False),
         ("modelStreamErrorException", ProviderError, True),
         ("serviceUnavailableException", ProviderError, True),
     ],
@@ -89,6 +89,51 @@ async def test_http_errors_before_the_stream(nova_emulator: EmulatorFactory, nov
     with pytest.raises(AuthenticationError) as info:
         await session.connect()
     assert not info.value.recoverable
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_type", "recoverable"),
+    [
+        (Fault(kind="error", after_messages=1, code="server_error", message="busy"), ProviderError, True),
+        (Fault(kind="error", after_messages=2, code="throttlingException", message="slow down"), RateLimitedError, True),
+    ],
+)
+async def test_an_error_during_setup_makes_connect_raise_it_with_no_event_before(
+    nova_emulator: EmulatorFactory,
+    nova_session: SessionFactory,
+    fault: Fault,
+    error_type: type[Exception],
+    recoverable: bool,
+) -> None:
+    """The response headers wait for the setup (promptStart), so a setup failure is an HTTP error that
+    connect() raises; a transient one is recoverable, never a ConfigurationError."""
+    emulator = await nova_emulator(scenario(turn(), faults=[fault]))
+    session, rec = await nova_session(emulator, connect=False)
+    with pytest.raises(error_type) as info:
+        await session.connect()
+    assert getattr(info.value, "recoverable", None) is recoverable and (fault.message or "") in str(info.value)
+    assert not rec.events and not session.connected
+
+
+async def test_long_term_keys_and_temporary_keys_both_sign(
+    nova_emulator: EmulatorFactory, nova_session: SessionFactory
+) -> None:
+    """Bedrock takes long-term IAM keys (no x-amz-security-token) and temporary ones (with it)."""
+    emulator = await nova_emulator(scenario(turn(), turn()))
+    long_term, rec = await nova_session(emulator)
+    temporary, rec2 = await nova_session(emulator, aws_session_token=SecretStr(NovaEmulator.SESSION_TOKEN))
+    for session, recorder in ((long_term, rec), (temporary, rec2)):
+        await speak(session)
+        await recorder.wait_for(RealtimeAudioOutputDoneEvent)
+    tokens = [m.payload["has_security_token"] for m in emulator.messages("http.request")]
+    assert tokens == [False, True]
+    strict = await nova_emulator(require_session_token=True)
+    session, _ = await nova_session(strict, connect=False, aws_session_token=None)
+    with pytest.raises(AuthenticationError):
+        await session.connect()
+    wrong, _ = await nova_session(emulator, connect=False, aws_session_token="not-the-token")
+    with pytest.raises(AuthenticationError):
+        await wrong.connect()
 
 
 async def test_wrong_secret_is_refused_by_signature_check(
@@ -178,7 +223,8 @@ async def test_delay_and_go_away_faults(nova_emulator: EmulatorFactory, nova_ses
     await rec.wait_for(RealtimeAudioOutputDoneEvent, count=2)
     session._core.renew("test")  # ...and the next stream goes to a new connection  # pyright: ignore[reportPrivateUsage]
     await rec.wait_for(RealtimeReconnectedEvent)
-    assert emulator.tcp_connections == 2
+    tcp = [m.payload["tcp_connection"] for m in emulator.messages("http.request")]
+    assert len(tcp) == 2 and tcp[1] != tcp[0]
 
 
 async def test_credentials_never_leak(
@@ -200,7 +246,7 @@ async def test_credentials_never_leak(
     texts = [
         client_log,
         repr(session),
-        repr(session._credentials),  # pyright: ignore[reportPrivateUsage]
+        repr(session._config.credentials),  # pyright: ignore[reportPrivateUsage]
         str(info.value),
         repr(info.value),
         *(event.model_dump_json() for event in rec.events if event.type != "realtime.audio_input"),

@@ -12,13 +12,14 @@ from realtime_core import (
     AuthenticationError,
     ConfigurationError,
     HistoryItem,
+    ProtocolError,
     ProviderError,
     QuotaExceededError,
     RateLimitedError,
     SessionExpiredError,
 )
-from realtime_nova import MODELS, NOVA_2_SONIC, NOVA_SONIC, model_info
-from realtime_nova.client import map_error
+from realtime_nova import MODELS, NOVA_2_5_SONIC, NOVA_2_SONIC, NOVA_SONIC, model_info
+from realtime_nova.errors import map_error
 from realtime_nova.history import replayable_history
 from realtime_nova.protocol import (
     AudioEventEncoder,
@@ -83,7 +84,8 @@ def test_history_within_nova1_limits() -> None:
     for i in range(30):
         items += [_item("user", f"question {i} " + "x" * 2000), _item("assistant", f"answer {i}")]
     items.append(HistoryItem("tool", kind="tool_call", tool_name="t", call_id="c"))
-    out = replayable_history(items, model_info(NOVA_SONIC))
+    out, complete = replayable_history(items, model_info(NOVA_SONIC))
+    assert not complete  # capped, clipped, a tool call left out: state_restored must say False
     assert len(out) <= 40 and out[0][0] == "USER"
     assert all(len(text.encode()) <= 1000 for _, text in out)
     assert out[-1] == ("ASSISTANT", "answer 29")
@@ -92,15 +94,16 @@ def test_history_within_nova1_limits() -> None:
 
 def test_history_within_nova2_limits_and_merging() -> None:
     items = [_item("user", "a"), _item("user", "b"), _item("assistant", "c")]
-    assert replayable_history(items, model_info(NOVA_2_SONIC)) == [("USER", "a\nb"), ("ASSISTANT", "c")]
+    assert replayable_history(items, model_info(NOVA_2_SONIC)) == ([("USER", "a\nb"), ("ASSISTANT", "c")], True)
     big = [_item("user" if i % 2 == 0 else "assistant", "é" * 30_000) for i in range(20)]
-    out = replayable_history(big, model_info(NOVA_2_SONIC))
+    out, complete = replayable_history(big, model_info(NOVA_2_SONIC))
+    assert not complete
     assert sum(len(t.encode()) for _, t in out) <= 200_000 and out[0][0] == "USER"
     assert all(len(t.encode()) <= 50_000 for _, t in out)
 
 
 def test_models_and_voices() -> None:
-    assert set(MODELS) == {NOVA_SONIC, NOVA_2_SONIC}
+    assert set(MODELS) == {NOVA_SONIC, NOVA_2_SONIC, NOVA_2_5_SONIC}
     assert model_info("arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-2-sonic-v1:0").text_input
     assert not model_info("us.amazon.nova-sonic-v1:0").text_input
     assert "greta" in model_info(NOVA_SONIC).voices and "greta" not in model_info(NOVA_2_SONIC).voices
@@ -125,7 +128,9 @@ def _named(name: str, message: str) -> Exception:
         ("ModelTimeoutException", "Model has timed out", SessionExpiredError, True),
         ("ValidationException", "Timed out waiting for input events", ProviderError, True),
         ("ValidationException", "InternalErrorCode=531::RST_STREAM closed stream", ProviderError, True),
-        ("ValidationException", "Invalid input request", ProviderError, False),
+        ("ValidationException", "Invalid input request", ProtocolError, False),
+        ("ValidationException", "Received invalid voiceId: 'x'", ConfigurationError, False),
+        ("ValidationException", "The provided model identifier is invalid.", ConfigurationError, False),
         ("AccessDeniedException", "no access", AuthenticationError, False),
         ("ServiceQuotaExceededException", "quota", QuotaExceededError, False),
         ("InternalServerException", "oops", ProviderError, True),

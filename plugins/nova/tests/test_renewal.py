@@ -35,13 +35,14 @@ def _contains_in_order(haystack: np.ndarray, needle: np.ndarray) -> bool:
 async def test_renewal_mid_utterance_keeps_history_and_every_sample(
     nova_emulator: EmulatorFactory, nova_session: SessionFactory
 ) -> None:
-    emulator = await nova_emulator(scenario(turn("Paris is sunny.", heard="Weather in Paris?")), stream_limit_s=6.0)
-    session, rec = await nova_session(emulator, renew_after_s=1.2, renew_deadline_s=4.0)
+    emulator = await nova_emulator(scenario(turn("Paris is sunny.", heard="Weather in Paris?")), stream_limit_s=60.0)
+    session, rec = await nova_session(emulator, renew_after_s=50.0, renew_deadline_s=55.0)
     await speak(session)
     await rec.wait_for(RealtimeAudioOutputDoneEvent)
 
     # Speak (a distinctive ramp, so every sample can be found again) while the renewal happens: start
-    # before the new stream is requested, keep going until well after it.
+    # before the new stream is requested (the renewal timer's call, made here after 200 ms of speech), keep
+    # going until well after it.
     ramp = ((np.arange(RATE * 6) % 400) * 40 - 8000).astype(np.int16)
     speech = PcmData(ramp, RATE)
     sent: list[np.ndarray] = []
@@ -49,6 +50,8 @@ async def test_renewal_mid_utterance_keeps_history_and_every_sample(
     for i, chunk in enumerate(speech.chunks(20)):
         await session.simple_audio_response(chunk)
         sent.append(chunk.samples)
+        if i == 10:
+            session._core.renew("stream limit")  # pyright: ignore[reportPrivateUsage]
         if renewal_seen_at is None and emulator.connections >= 2:
             renewal_seen_at = i
         if renewal_seen_at is not None and i - renewal_seen_at >= 20:  # 400 ms more after the switch
@@ -81,7 +84,8 @@ async def test_renewal_mid_utterance_keeps_history_and_every_sample(
     assert emulator.facts_named("session_finished")[0].connection == 1
     assert not emulator.messages("emulator.stream_limit")
     assert not emulator.violations
-    assert emulator.tcp_connections == 1  # both streams shared one HTTP/2 connection
+    assert len({m.payload["user-agent"] for m in emulator.messages("http.request")}) == 1
+    assert emulator.tcp_connections == 2  # the TLS check's, then one HTTP/2 connection both streams shared
 
 
 async def test_forced_renewal_lets_the_reply_in_progress_finish(
@@ -90,11 +94,12 @@ async def test_forced_renewal_lets_the_reply_in_progress_finish(
     long = turn(
         "A reply that is still playing when the deadline comes.", audio_ms=1800, chunk_ms=40, chunk_interval_ms=40
     )
-    emulator = await nova_emulator(scenario(long, turn("On the new stream.")), stream_limit_s=8.0)
-    session, rec = await nova_session(emulator, renew_after_s=0.3, renew_deadline_s=0.8)
+    emulator = await nova_emulator(scenario(long, turn("On the new stream.")), stream_limit_s=60.0)
+    session, rec = await nova_session(emulator, renew_after_s=50.0, renew_deadline_s=55.0)
     await speak(session, speech_ms=300, silence_ms=600)
     first = await rec.wait_for(RealtimeAudioOutputEvent)
-    back = await rec.wait_for(RealtimeReconnectedEvent)  # forced at the deadline, mid-reply
+    session._core.renew("stream limit")  # as the renewal timer does at its deadline, mid-reply  # pyright: ignore[reportPrivateUsage]
+    back = await rec.wait_for(RealtimeReconnectedEvent)
     assert back.planned
     done = await rec.wait_for(RealtimeAudioOutputDoneEvent, lambda e: e.response_id == first.response_id)
     assert not done.interrupted  # the old stream finished the reply...
@@ -107,7 +112,7 @@ async def test_forced_renewal_lets_the_reply_in_progress_finish(
     await speak(session)  # and the new stream carries on with the history
     nxt = await rec.wait_for(RealtimeAudioOutputDoneEvent, lambda e: e.response_id != first.response_id)
     assert not nxt.interrupted
-    assert emulator.facts_named("state_restored")[0].connection == 2
+    assert [f.connection for f in emulator.facts_named("state_restored")] == [2]
     assert not emulator.violations
 
 

@@ -46,9 +46,11 @@ async def test_spoken_turn_maps_every_output(nova_emulator: EmulatorFactory, nov
     assert sum(c.audio_data.frames for c in chunks) == 900 * 24
     assert rec.events.index(done) > rec.events.index(chunks[-1])
     assert not done.interrupted
-    usage = await rec.wait_for(RealtimeUsageEvent)
-    assert usage.output_audio_tokens and usage.total_tokens == usage.input_tokens + usage.output_tokens  # type: ignore[operator]
-    assert usage.response_id == done.response_id
+    # usage per reply: the input tokens come before the reply, the output after it; both are this reply's
+    usages = [await rec.wait_for(RealtimeUsageEvent), await rec.wait_for(RealtimeUsageEvent, count=2)]
+    assert {u.response_id for u in usages} == {done.response_id}
+    assert usages[0].input_audio_tokens and usages[1].output_audio_tokens
+    assert all(u.total_tokens == (u.input_tokens or 0) + (u.output_tokens or 0) for u in usages)
     assert [(h.role, h.text) for h in session.history] == [("user", "How is the weather?"), ("assistant", reply)]
     assert not emulator.violations
 
@@ -242,7 +244,7 @@ async def test_keepalive_silence_prevents_the_idle_timeout(
 
 
 def test_options_are_checked() -> None:
-    with pytest.raises(ConfigurationError, match="unknown Nova model"):
+    with pytest.raises(ConfigurationError, match="model: .anthropic.claude. is not a Nova Sonic model"):
         NovaRealtime(model="anthropic.claude")
     with pytest.raises(ConfigurationError, match="https"):
         NovaRealtime(endpoint_uri="http://127.0.0.1:1")

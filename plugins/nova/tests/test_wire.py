@@ -85,7 +85,7 @@ async def test_request_stream_decodes_with_botocore(
     request = emulator.messages("http.request", connection=1)[0].payload
     assert request["path"].startswith("/model/amazon.nova-2-sonic-v1%3A0/invoke-with-bidirectional-stream")
     assert request["x-amz-content-sha256"] == "STREAMING-AWS4-HMAC-SHA256-EVENTS"
-    assert request["has_security_token"] is True
+    assert request["has_security_token"] is False  # long-term keys: no session token
     assert "aws-sdk-python" in (request["user-agent"] or "")
 
 
@@ -100,24 +100,31 @@ async def test_response_stream_decodes_with_botocore(
     await emulator.wait_for(lambda m: m.kind == "stream.ended" and m.connection == 1)  # all output written
     events = [_nova(message) for message in _frames(bytes(emulator.wire_out[1]))]
     names = [name for name, _ in events]
-    assert names[0] == "completionStart" and names[-1] == "completionEnd"
+    # the input usage comes first, before completionStart (as the service's event flow lists it)
+    assert names[:2] == ["usageEvent", "completionStart"] and names[-1] == "completionEnd"
     common = {"sessionId", "promptName", "completionId"}
-    assert all(common <= set(body) for name, body in events if name != "completionStart")
+    assert all(common <= set(body) for name, body in events[2:])
     stages = [
         (body["role"], json.loads(body.get("additionalModelFields", "{}")).get("generationStage"), body["type"])
         for name, body in events
         if name == "contentStart"
     ]
-    # the user's transcript, then per sentence: SPECULATIVE text, audio, FINAL text
+    # the user's transcript (in two blocks), per sentence SPECULATIVE text and audio, then the FINAL texts
     assert stages == [
+        ("USER", "FINAL", "TEXT"),
         ("USER", "FINAL", "TEXT"),
         ("ASSISTANT", "SPECULATIVE", "TEXT"),
         ("ASSISTANT", None, "AUDIO"),
-        ("ASSISTANT", "FINAL", "TEXT"),
         ("ASSISTANT", "SPECULATIVE", "TEXT"),
         ("ASSISTANT", None, "AUDIO"),
         ("ASSISTANT", "FINAL", "TEXT"),
+        ("ASSISTANT", "FINAL", "TEXT"),
     ]
+    final_ends = [body["stopReason"] for name, body in events if name == "contentEnd" and body["type"] == "TEXT"][-2:]
+    assert final_ends == ["END_TURN", "PARTIAL_TURN"]
+    assert all(body["role"] == "ASSISTANT" for name, body in events if name == "audioOutput")
+    audio_config = next(b for n, b in events if n == "contentStart" and b["type"] == "AUDIO")["audioOutputConfiguration"]
+    assert "voiceId" not in audio_config and "audioType" not in audio_config
     audio_ends = [body["stopReason"] for name, body in events if name == "contentEnd" and body["type"] == "AUDIO"]
     assert audio_ends == ["PARTIAL_TURN", "END_TURN"]
     pcm = b"".join(base64.b64decode(body["content"]) for name, body in events if name == "audioOutput")

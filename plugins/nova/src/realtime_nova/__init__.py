@@ -13,7 +13,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .capabilities import build_capabilities, default_capabilities
-from .models import DEFAULT_MODEL, DEFAULT_VOICE, MODELS, NOVA_2_SONIC, NOVA_SONIC, ModelInfo, model_info
+from .models import (
+    DEFAULT_MODEL,
+    DEFAULT_VOICE,
+    MODELS,
+    NOVA_2_5_SONIC,
+    NOVA_2_SONIC,
+    NOVA_SONIC,
+    ModelInfo,
+    model_info,
+)
 from .session import NovaRealtime
 
 if TYPE_CHECKING:
@@ -23,6 +32,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_VOICE",
     "MODELS",
+    "NOVA_2_5_SONIC",
     "NOVA_2_SONIC",
     "NOVA_SONIC",
     "ModelInfo",

@@ -25,11 +25,14 @@ def _clip_utf8(text: str, limit: int) -> str:
     return raw[len(raw) - limit :].decode("utf-8", errors="ignore").lstrip()
 
 
-def replayable_history(items: Iterable[HistoryItem], model: ModelInfo) -> list[tuple[str, str]]:
-    """``(role, text)`` pairs (``"USER"``/``"ASSISTANT"``) to replay, newest kept, within ``model``'s limits."""
+def replayable_history(items: Iterable[HistoryItem], model: ModelInfo) -> tuple[list[tuple[str, str]], bool]:
+    """``(role, text)`` pairs (``"USER"``/``"ASSISTANT"``) to replay, newest kept, within ``model``'s limits,
+    and whether they are the *whole* conversation (nothing left out, cut or dropped: promise 10.2)."""
     merged: list[list[str]] = []
+    complete = True
     for item in items:
         if item.kind != "message" or item.role not in ("user", "assistant"):
+            complete = False  # tool calls and results have no history form in Nova's protocol
             continue
         text = item.text.strip()
         if not text:
@@ -40,12 +43,16 @@ def replayable_history(items: Iterable[HistoryItem], model: ModelInfo) -> list[t
         else:
             merged.append([role, text])
     messages = [(role, _clip_utf8(text, model.history_message_bytes)) for role, text in merged]
+    complete = complete and all(len(a) == len(b) for (_, a), (_, b) in zip(messages, merged, strict=True))
     if model.history_max_messages is not None and len(messages) > model.history_max_messages:
         messages = messages[-model.history_max_messages :]
+        complete = False
     if model.history_total_bytes is not None:
         total = sum(len(text.encode("utf-8")) for _, text in messages)
         while messages and total > model.history_total_bytes:
             total -= len(messages.pop(0)[1].encode("utf-8"))
+            complete = False
     while messages and messages[0][0] != "USER":  # the first replayed message must be the user's
         messages.pop(0)
-    return messages
+        complete = False
+    return messages, complete and bool(messages)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -18,7 +19,10 @@ __all__ = [
     "audio_content_start",
     "content_end",
     "dumps",
+    "UsageDelta",
     "is_interrupted_marker",
+    "join_piece",
+    "joined",
     "parse_generation_stage",
     "parse_tool_arguments",
     "prompt_end",
@@ -27,6 +31,7 @@ __all__ = [
     "session_start",
     "text_block",
     "tool_result_block",
+    "usage_delta",
 ]
 
 INTERRUPTED_MARKER = '{ "interrupted" : true }'
@@ -232,3 +237,54 @@ def parse_tool_arguments(content: Any) -> dict[str, Any] | str:
     if isinstance(value, dict):
         return value  # pyright: ignore[reportUnknownVariableType]
     return content if isinstance(content, str) else json.dumps(content)
+
+
+def join_piece(pieces: list[str], piece: str) -> str:
+    """``piece`` as it continues ``pieces`` (a space between sentences that carry none)."""
+    if pieces and piece and not pieces[-1][-1:].isspace() and not piece[:1].isspace():
+        return " " + piece
+    return piece
+
+
+def joined(pieces: list[str]) -> str:
+    """Sentences (or transcript pieces) as one text."""
+    out: list[str] = []
+    for piece in pieces:
+        out.append(join_piece(out, piece))
+    return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageDelta:
+    """One ``usageEvent`` as a delta: ``counts`` is (input speech, input text, output speech, output text)
+    tokens; ``totals`` the cumulative counts it carried when it had no delta (None otherwise)."""
+
+    counts: tuple[int, int, int, int]
+    totals: tuple[int, int, int, int] | None
+
+
+def _count(side: Any, key: str) -> int:
+    value = side.get(key) if isinstance(side, dict) else None  # pyright: ignore[reportUnknownMemberType]
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _four(shape: Any) -> tuple[int, int, int, int]:
+    inputs = shape.get("input") if isinstance(shape, dict) else None  # pyright: ignore[reportUnknownMemberType]
+    outputs = shape.get("output") if isinstance(shape, dict) else None  # pyright: ignore[reportUnknownMemberType]
+    return (_count(inputs, "speechTokens"), _count(inputs, "textTokens"),
+            _count(outputs, "speechTokens"), _count(outputs, "textTokens"))  # fmt: skip
+
+
+def usage_delta(body: dict[str, Any], previous_totals: tuple[int, int, int, int] | None) -> UsageDelta:
+    """Read a ``usageEvent``: its ``details.delta`` (what to meter: totals restart on every stream), or,
+    without one, the difference of its cumulative ``details.total`` from ``previous_totals``."""
+    details = body.get("details")
+    if not isinstance(details, dict):
+        return UsageDelta((0, 0, 0, 0), None)
+    delta = details.get("delta")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if isinstance(delta, dict):
+        return UsageDelta(_four(delta), None)
+    now = _four(details.get("total"))  # pyright: ignore[reportUnknownMemberType]
+    before = previous_totals or (0, 0, 0, 0)
+    a, b, c, d = (max(0, x - y) for x, y in zip(now, before, strict=True))
+    return UsageDelta((a, b, c, d), now)

@@ -34,6 +34,24 @@ __all__ = ["H2ServerConnection", "StreamHandler"]
 log = logging.getLogger("realtime_nova.emulator.http2")
 
 
+class _NoCredentials(logging.Filter):
+    """hpack logs every header it decodes at DEBUG, the SigV4 Authorization and session-token headers
+    included: keep those records out of the logs (credentials appear in no log, server side included)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:
+            return True
+        return "authorization" not in text and "x-amz-security-token" not in text
+
+
+def hide_credentials_from_hpack() -> None:
+    logger = logging.getLogger("hpack.hpack")
+    if not any(isinstance(f, _NoCredentials) for f in logger.filters):
+        logger.addFilter(_NoCredentials())
+
+
 class StreamHandler(Protocol):
     """What a request handler implements (all called on the event loop, never blocking)."""
 
@@ -52,7 +70,12 @@ HandlerFactory = Callable[["H2ServerConnection", int, dict[str, str]], StreamHan
 class H2ServerConnection:
     """Serves one client connection until it closes."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, factory: HandlerFactory) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, factory: HandlerFactory, *, number: int = 0
+    ) -> None:
+        hide_credentials_from_hpack()
+        self.number = number
+        """Which TLS connection of the emulator this is (1 for the first)."""
         self._reader = reader
         self._writer = writer
         self._factory = factory

@@ -74,6 +74,7 @@ def verify_request(
     region: str | None = None,
     service: str = "bedrock",
     session_token_for: Callable[[str], str | None] | None = None,
+    require_session_token: bool = False,
     now: datetime.datetime | None = None,
     max_skew: datetime.timedelta = datetime.timedelta(minutes=15),
 ) -> RequestAuth:
@@ -82,6 +83,8 @@ def verify_request(
     :param path: the raw ``:path`` (percent-encoded, possibly with a query).
     :param headers: lower-case header names; ``host`` may be given as ``:authority``.
     :param secret_for: the secret key of an access key id (None: unknown key).
+    :param session_token_for: the session token of an access key id's temporary credentials.
+    :param require_session_token: refuse requests without one (accept temporary credentials only).
     :raises AuthFailure: with the status and error type the real service would use.
     """
     auth = headers.get("authorization", "")
@@ -111,7 +114,8 @@ def verify_request(
     if abs(current - when) > max_skew:
         raise AuthFailure(403, "InvalidSignatureException", "Signature expired: the request time is too skewed")
     token = headers.get("x-amz-security-token")
-    if session_token_for is not None:
+    if session_token_for is not None and (token is not None or require_session_token):
+        # long-term keys come without a session token; a token that is sent (temporary keys) must match
         expected_token = session_token_for(akid)
         if expected_token is not None and token != expected_token:
             raise AuthFailure(
