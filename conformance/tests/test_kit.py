@@ -110,7 +110,7 @@ def _check_variant(name: str, cls: type[Variant], report: Report, *, full: bool)
             problems.append(f"{name}: {clause} must pass, was {got.outcome if got else 'not run'}: {got.reason if got else ''}")
     if full:  # nothing but its own bug fails, nothing goes unexercised
         for r in report.results:
-            if r.outcome in ("failed", "stale") and r.clause not in cls.BREAKS:
+            if r.outcome in ("failed", "stale") and r.clause not in cls.BREAKS + cls.MAY_BREAK:
                 problems.append(f"{name}: {r.clause} failed too: {r.reason}")
             if r.outcome == "not_exercised" and r.clause not in cls.NOT_EXERCISED:
                 problems.append(f"{name}: {r.clause} not exercised: {r.reason}")
@@ -187,6 +187,8 @@ def _uv() -> str | None:
     return str(local) if local.exists() else None
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_template_plugin_installs_and_passes_the_kit(tmp_path: Path) -> None:
     root = render_plugin("acme", tmp_path)
     assert (root / "src" / "realtime_acme" / "session.py").exists()
@@ -251,6 +253,7 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.timeout(600)
 def test_cli_options_variants_and_usage_errors(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     ok = _cli(tmp_path, "reference", "--option", "voice=calm", "--option", "fps=2", "-k", "properties",
@@ -267,6 +270,7 @@ def test_cli_options_variants_and_usage_errors(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "no variant 'karaoke'" in unknown.stderr, unknown.stderr
 
 
+@pytest.mark.timeout(600)
 def test_cli_reports_what_was_not_exercised(tmp_path: Path) -> None:
     """A provider that names no text configuration: the text-reply clause is not exercised, said loudly,
     and the exit status is 3 unless --allow-not-exercised."""
@@ -277,6 +281,7 @@ def test_cli_reports_what_was_not_exercised(tmp_path: Path) -> None:
     assert allowed.returncode == 0, allowed.stdout[-3000:]
 
 
+@pytest.mark.timeout(600)
 def test_cli_failures_name_the_promise(tmp_path: Path) -> None:
     """In CLI mode (no assertion rewriting) a failure still says which promise, what was expected and what
     happened; and it does not wait out long timeouts."""

@@ -21,30 +21,17 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Configuration", "main", "run_suite"]
+from .configurations import CONFIGURATIONS, Configuration
+
+__all__ = ["Configuration", "configuration", "main", "run_suite"]
 
 _SUBCOMMANDS = ("init", "matrix", "clauses")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_NOT_EXERCISED = 3
-
-
-@dataclass
-class Configuration:
-    """One configuration to run the suite against: a provider, its session options, a report label."""
-
-    provider: str
-    label: str
-    session_options: dict[str, Any] = field(default_factory=dict[str, Any])
-    live: bool = False
-
-
-CONFIGURATIONS: list[Configuration] = []
-"""What the generated test module builds its classes from (the CLI runs pytest in this process)."""
 
 
 def configuration(target: str, options: Sequence[str], *, live: bool = False) -> Configuration:
@@ -77,7 +64,7 @@ def configuration(target: str, options: Sequence[str], *, live: bool = False) ->
 _TEST_MODULE = textwrap.dedent(
     """\
     from realtime_conformance import ConformanceSuite, ProviderFixtures
-    from realtime_conformance.cli import CONFIGURATIONS
+    from realtime_conformance.configurations import CONFIGURATIONS
 
     for _i, _config in enumerate(CONFIGURATIONS):
         globals()[f"TestConformance_{_i}"] = type(

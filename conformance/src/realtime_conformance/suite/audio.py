@@ -242,25 +242,28 @@ class AudioTests(SuiteBase):
             ids = {d.response_id for d in dones}
             expect(named <= ids, f"usage naming the replies {sorted(ids)}", f"usage naming {sorted(named)}")
 
-    @clause("loop_not_blocked", promise="3.9", requires=("audio_output",), offline_only=True)
+    @clause("loop_not_blocked", promise="3.9", requires=("audio_output", "server_vad"), offline_only=True)
     async def test_loop_not_blocked(self, harness: HarnessFactory) -> None:
         """While audio flows both ways the event loop is never blocked: no callback blocks it (sleeps, waits
-        on I/O or a lock) for 100 ms, and blocking callbacks take under a tenth of the time (a plugin that
-        sleeps synchronously on the audio path fails; a busy machine does not)."""
+        on I/O or a lock) for 100 ms more than once, and blocking callbacks take under a tenth of the time (a
+        plugin that sleeps synchronously on the audio path fails; a busy machine does not)."""
         if not LoopBlockMeter.available():
             not_exercised("measuring blocked callbacks needs Linux thread rusage and a stock asyncio loop")
         reply = reply_turn(audio_ms=1500, chunk_ms=40, chunk_interval_ms=40)
-        h = await harness(scenario(reply))
+        h = await harness(scenario(reply_turn(audio_ms=200), reply))
+        await h.speak()  # a first exchange: one-time costs (lazy imports, first buffers) are not the audio path
+        await self.wait_reply(h)
+        mark = h.mark()
         started = time.monotonic()
         with LoopBlockMeter() as meter:
             await h.send_audio(PcmData.tone(600, SPEECH_RATE, frequency=220.0, amplitude=0.3), paced=True)
             await h.send_audio(PcmData.silence(1400, SPEECH_RATE), paced=True)
-            await self.wait_reply(h)
+            await self.wait_reply(h, after=mark)
         window = time.monotonic() - started
-        worst = max(meter.blocked, default=0.0)
+        long_blocks = sorted(b for b in meter.blocked if b >= MAX_BLOCK_S)
         total = sum(meter.blocked)
-        expect(worst < MAX_BLOCK_S, f"no callback blocking the loop for {MAX_BLOCK_S * 1000:g} ms",
-               f"one blocked it {worst * 1000:.0f} ms")  # fmt: skip
+        expect(len(long_blocks) < 2, f"no callback blocking the loop for {MAX_BLOCK_S * 1000:g} ms (one isolated stall allowed)",
+               f"{len(long_blocks)} did, up to {long_blocks[-1] * 1000 if long_blocks else 0:.0f} ms")  # fmt: skip
         expect(total < MAX_BLOCKED_SHARE * window, f"blocking callbacks under {MAX_BLOCKED_SHARE:.0%} of {window:.1f} s",
                f"{len(meter.blocked)} of {meter.callbacks} callbacks blocked the loop {total:.2f} s in all "
                f"({total / window:.0%}): a blocking call on the audio path")  # fmt: skip

@@ -160,13 +160,15 @@ class ErrorTests(SuiteBase):
         plugin's own loggers included), for a whole session with an error and for a wrong key."""
         faults = [Fault(kind="error", at_turn=0, phase="before_reply", code="server_error", message="emulated failure")]
         with _LogCapture() as logs:
-            h = await harness(scenario(reply_turn(), faults=faults), connect=False)
+            h = await harness(scenario(reply_turn(), reply_turn(), faults=faults), connect=False)
             emulator = h.emulator_or_skip()
             secrets = {v for v in [*_credential_options(emulator).values(), *emulator.credentials().values()] if len(v) >= 8}
             await h.connect()
             await self.take_turn(h)
             await h.wait_for(RealtimeErrorEvent)
-            await self.wait_reply(h)
+            mark = h.mark()
+            await self.take_turn(h)
+            await self.wait_reply(h, after=mark)
             texts = [repr(h.session), str(h.session)]
             await h.close()
             errors: list[BaseException] = []
