@@ -48,7 +48,7 @@ def configuration(target: str, options: Sequence[str], *, live: bool = False) ->
     spec = get_provider(name)
     session_options: dict[str, Any] = {}
     if variant:
-        variants = spec_variants(spec)
+        variants = spec_variants(spec) or {}
         if variant not in variants:
             known = ", ".join(sorted(variants)) or "none"
             raise ConfigurationError(f"{name} names no variant {variant!r} (its variants: {known})")

@@ -22,11 +22,14 @@ __all__ = ["HarnessFactory", "ProviderFixtures", "spec_variants"]
 HarnessFactory = Callable[..., Awaitable[Harness]]
 
 
-def spec_variants(spec: ProviderSpec) -> dict[str, dict[str, Any]]:
+def spec_variants(spec: ProviderSpec) -> dict[str, dict[str, Any]] | None:
     """The named configurations a plugin registers (``ProviderSpec.variants``: name -> session options;
-    ``"text"`` selects text replies, ``"manual"`` manual turns). Read with getattr: older realtime-core
-    releases have no such field."""
-    variants: Mapping[str, Mapping[str, Any]] = getattr(spec, "variants", None) or {}
+    ``"text"`` selects text replies, ``"manual"`` manual turns), or None when it names none. An empty mapping
+    says the provider has no other configuration. Read with getattr: older realtime-core releases have no
+    such field."""
+    variants: Mapping[str, Mapping[str, Any]] | None = getattr(spec, "variants", None)
+    if variants is None:
+        return None
     return {name: dict(options) for name, options in variants.items()}
 
 
@@ -102,7 +105,7 @@ class ProviderFixtures:
         given = {"text": self.text_mode_options, "manual": self.manual_turn_options}.get(name)
         if given is not None:
             return dict(given)
-        return spec_variants(self.spec()).get(name)
+        return (spec_variants(self.spec()) or {}).get(name)
 
     @property
     def requirements(self) -> Requirements:
@@ -114,7 +117,7 @@ class ProviderFixtures:
                 options = self.variant_options(name)
                 if options is not None:
                     variants[name] = self.declared_capabilities(**options)
-            named = bool(spec_variants(self.spec()))
+            named = spec_variants(self.spec()) is not None
             cached = self.requirements_class(self.declared_capabilities(), variants, named=named)
             ProviderFixtures._requirements_cache[key] = cached
         return cached
