@@ -1,4 +1,4 @@
-"""The kit against its own reference provider: every clause must pass (or be honestly unsupported)."""
+"""The kit against its own reference provider: every applicable clause must pass, none unexercised."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 
 from realtime_conformance import ConformanceSuite, ProviderFixtures
 from realtime_conformance.reference import plugin as reference_plugin
+from realtime_conformance.reference.known_issues import CORE_ISSUES
+from realtime_conformance.reference.plugin import VARIANTS
 from realtime_core import register_plugin, unregister_plugin
 
 
@@ -20,5 +22,6 @@ def reference_provider() -> Iterator[None]:
 
 class TestReference(ConformanceSuite, ProviderFixtures):
     provider = "reference"
-    text_mode_options = {"modality": "text"}
-    manual_turn_options = {"turn_detection": "manual"}
+    text_mode_options = VARIANTS["text"]  # the registration names them too (ProviderSpec.variants)
+    manual_turn_options = VARIANTS["manual"]
+    known_failures = CORE_ISSUES  # defects of realtime-core; reported stale once fixed

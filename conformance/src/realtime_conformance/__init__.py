@@ -10,7 +10,7 @@ In a plugin's test suite::
 From the command line: ``realtime-conformance acme [--live] [--report r.json] [--markdown r.md]``.
 """
 
-from .clauses import CLAUSES, ClauseInfo, clause
+from .clauses import CLAUSES, ClauseFailure, ClauseInfo, clause, expect, not_applicable, not_exercised
 from .fixtures import HarnessFactory, ProviderFixtures
 from .harness import Harness
 from .report import ClauseResult, Report, load_reports, markdown_matrix
@@ -23,8 +23,10 @@ from .suite import (
     InputTests,
     InterruptionTests,
     LifecycleTests,
+    LivenessTests,
     ObserverTests,
     PatternTrack,
+    SetupTests,
     ToolTests,
     TranscriptTests,
 )
@@ -35,6 +37,7 @@ __all__ = [
     "CLAUSES",
     "AudioTests",
     "CapabilityTests",
+    "ClauseFailure",
     "ClauseInfo",
     "ClauseResult",
     "ConformanceSuite",
@@ -44,15 +47,20 @@ __all__ = [
     "InputTests",
     "InterruptionTests",
     "LifecycleTests",
+    "LivenessTests",
     "ObserverTests",
     "PatternTrack",
     "ProviderFixtures",
     "Report",
     "Requirements",
+    "SetupTests",
     "ToolTests",
     "TranscriptTests",
     "__version__",
     "clause",
+    "expect",
     "load_reports",
     "markdown_matrix",
+    "not_applicable",
+    "not_exercised",
 ]

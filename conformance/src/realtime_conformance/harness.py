@@ -1,22 +1,25 @@
-"""The harness each clause drives: an emulator (offline) or the real service (live), one session, and a
-recorder of every event the app receives."""
+"""The harness each clause drives: an emulator (offline) or the real service (live), optionally a fault
+proxy between them, one session, and a recorder of every event the app receives."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from realtime_core import PcmData, Realtime, RealtimeEvent
+from realtime_core import Capabilities, PcmData, Realtime, RealtimeEvent
 from realtime_core.demo import bundled_speech
-from realtime_core.emulator import EmulatorServer
-from realtime_core.testing import EventRecorder
+from realtime_core.emulator import EmulatorServer, Fact
+from realtime_core.testing import EventRecorder, FaultProxy
 
-__all__ = ["Harness"]
+from .clauses import not_exercised
+
+__all__ = ["CHUNK_MS", "SPEECH_RATE", "Harness"]
 
 E = TypeVar("E", bound=RealtimeEvent)
+T = TypeVar("T")
 SPEECH_RATE = 48000  # deliberately not a provider rate: core must resample
 CHUNK_MS = 20
 
@@ -25,22 +28,36 @@ class Harness:
     """One session under test.
 
     :ivar emulator: the provider's emulator (None in live mode).
+    :ivar proxy: the :class:`~realtime_core.testing.FaultProxy` between session and emulator, if asked for.
     :ivar session: the session (not connected until :meth:`connect`).
+    :ivar sent: every chunk the harness passed to ``simple_audio_response``, in order.
     """
 
     def __init__(
-        self, session: Realtime, emulator: EmulatorServer | None, *, timeout: float, live: bool = False
+        self,
+        session: Realtime,
+        emulator: EmulatorServer | None,
+        *,
+        timeout: float,
+        live: bool = False,
+        proxy: FaultProxy | None = None,
     ) -> None:
         self.session = session
         self.emulator = emulator
+        self.proxy = proxy
         self.timeout = timeout
         self.live = live
         self.sent: list[PcmData] = []
+        self.closing = False
         self._recorder = EventRecorder(session, timeout=timeout)
 
     @property
-    def caps(self) -> Any:
+    def caps(self) -> Capabilities:
         return self.session.capabilities
+
+    @property
+    def provider(self) -> str:
+        return self.session.provider_name
 
     @property
     def events(self) -> list[RealtimeEvent]:
@@ -57,15 +74,20 @@ class Harness:
         await self.session.connect()
 
     async def close(self) -> None:
+        """Close the session and wait until its events ended (bounded)."""
+        self.closing = True
         await self.session.close()
         with contextlib.suppress(TimeoutError):
             await self._recorder.wait_ended(self.timeout)
 
     async def aclose(self) -> None:
         """Tear everything down (used by the fixture; safe to call twice)."""
+        self.closing = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.session.close(), self.timeout)
         await self._recorder.aclose()
+        if self.proxy is not None:
+            await self.proxy.stop()
         if self.emulator is not None:
             await self.emulator.stop()
 
@@ -90,8 +112,108 @@ class Harness:
         timeout: float | None = None,
     ) -> E:
         """Wait until ``count`` events of ``cls`` (matching ``predicate``) arrived after index ``after``;
-        return the last of them. Raises ``TimeoutError`` naming what was missing."""
+        return the last of them. Raises ``TimeoutError`` naming what was missing (at once if the session's
+        events end first)."""
         return await self._recorder.wait_for(cls, predicate, after=after, count=count, timeout=timeout or self.timeout)
+
+    async def wait_ended(self, timeout: float | None = None) -> None:
+        """Wait until the session's events ended (its final disconnected event)."""
+        await self._recorder.wait_ended(timeout or self.timeout)
+
+    def tail(self, last: int = 8) -> str:
+        """The last events, for failure messages."""
+        return ", ".join(e.type for e in self.events[-last:]) or "no events"
+
+    # ------------------------------------------------------------------ waiting on the provider's side
+    def emulator_or_skip(self) -> EmulatorServer:
+        if self.emulator is None:
+            not_exercised("needs the emulator")
+            raise AssertionError("unreachable")
+        return self.emulator
+
+    def require_observation(self, *names: str) -> EmulatorServer:
+        """The emulator, if it declares every one of ``names`` in ``observes``; else the clause is not
+        exercised (it cannot see what it checks, so it must not pass)."""
+        emulator = self.emulator_or_skip()
+        missing = [n for n in names if not emulator.can_observe(n)]
+        if missing:
+            declared = ", ".join(sorted(type(emulator).observes)) or "nothing"
+            not_exercised(
+                f"the {emulator.provider} emulator cannot observe {', '.join(missing)} "
+                f"(its `observes` declares: {declared})"
+            )
+        return emulator
+
+    async def bounded(self, awaitable: Awaitable[T], what: str, *, timeout: float | None = None) -> T:
+        """Await ``awaitable`` within the timeout; fail at once, naming ``what``, if the session's events
+        end first (a failed session will not make it happen) unless the harness is closing it."""
+        limit = timeout or self.timeout
+        task = asyncio.ensure_future(awaitable)
+        ended = asyncio.ensure_future(self.ended.wait()) if not self.closing else None
+        try:
+            waits = {task} if ended is None else {task, ended}
+            done, _ = await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            if ended is not None and ended in done:
+                raise TimeoutError(f"the session ended while waiting for {what}; its last events: {self.tail()}")
+            raise TimeoutError(f"{what} did not happen within {limit:g} s; the session's last events: {self.tail()}")
+        finally:
+            for fut in (task, ended):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+                    with contextlib.suppress(BaseException):
+                        await fut
+
+    async def wait_fact(
+        self,
+        name: str,
+        predicate: Callable[[dict[str, Any]], bool] | None = None,
+        *,
+        connection: int | None = None,
+        count: int = 1,
+        timeout: float | None = None,
+    ) -> Fact:
+        """Wait for the ``count``-th fact ``name`` (on ``connection``, matching ``predicate``) the emulator
+        notes; return it."""
+        emulator = self.emulator_or_skip()
+        kind = f"fact:{name}"
+
+        def matches(m: Any) -> bool:
+            return (
+                m.kind == kind
+                and (connection is None or m.connection == connection)
+                and (predicate is None or predicate(m.payload))
+            )
+
+        where = f" on connection {connection}" if connection is not None else ""
+        found = await self.bounded(
+            emulator.wait_for(matches, count=count, timeout=(timeout or self.timeout) + 1),
+            f"the provider to note {count} x {name!r}{where}",
+            timeout=timeout,
+        )
+        last = found[count - 1]
+        return Fact(name, last.payload, last.connection, last.at)
+
+    def facts(self, name: str, connection: int | None = None) -> list[Fact]:
+        emulator = self.emulator_or_skip()
+        return [f for f in emulator.facts_named(name) if connection is None or f.connection == connection]
+
+    async def until(self, condition: Callable[[], bool], what: str, *, timeout: float | None = None) -> None:
+        """Wait until ``condition()`` holds (for state that has no event, such as an emulator's open
+        connections); checked every few milliseconds."""
+        limit = timeout or self.timeout
+        deadline = time.monotonic() + limit
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not happen within {limit:g} s")
+            await asyncio.sleep(0.01)
+
+    def audio_in(self, connection: int | None = None) -> tuple[float, int]:
+        """Milliseconds of user audio the emulator received (on ``connection``, or in all) and its rate."""
+        emulator = self.emulator_or_skip()
+        tallies = [t for n, t in emulator.audio_in.items() if connection is None or n == connection]
+        return sum(t.ms for t in tallies), (tallies[-1].sample_rate if tallies else 0)
 
     # ------------------------------------------------------------------ input
     async def speak(self, speech_ms: float = 900, *, silence_ms: float = 1200) -> None:
@@ -113,12 +235,8 @@ class Harness:
             self.sent.append(chunk)
             await self.session.simple_audio_response(chunk)
             sent += chunk.duration_ms
-            if paced:
-                delay = started + sent / 1000 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            else:
-                await asyncio.sleep(0)  # let the receive loop run, as a real app's would
+            # let the receive loop run, as a real app's would (paced: a microphone's rhythm)
+            await asyncio.sleep(max(0.0, started + sent / 1000 - time.monotonic()) if paced else 0)
 
     async def barrier(self) -> None:
         """Round trip through the provider: everything sent before this call has been received.
@@ -130,4 +248,4 @@ class Harness:
             return
         before = emulator.audio_received_ms
         await self.send_audio(PcmData.silence(100, SPEECH_RATE))
-        await emulator.wait_audio(before + 90, timeout=self.timeout)
+        await self.bounded(emulator.wait_audio(before + 90, timeout=self.timeout + 1), "the provider to receive 100 ms of audio")

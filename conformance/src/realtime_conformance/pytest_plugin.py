@@ -5,9 +5,10 @@ Options:
 ``--realtime-live``
     run the suite against the real services (keys from the environment) instead of the emulators.
 ``--realtime-report PATH``
-    write a JSON report: per provider configuration, every clause passed/failed/unsupported/stale.
+    write a JSON report: per provider configuration, every clause passed / failed / stale / unsupported /
+    not applicable / not exercised, with the promise it checks and the reason.
 ``--realtime-markdown PATH``
-    write the same as a Markdown matrix (+ / − / n/a), one column per configuration.
+    write the same as a Markdown matrix, one column per configuration.
 
 Works with pytest-xdist: outcomes travel in ``user_properties`` and are aggregated by the controller.
 """
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from .clauses import CLAUSES
+from .clauses import CLAUSES, NOT_APPLICABLE, NOT_EXERCISED
 from .fixtures import ProviderFixtures
 from .report import ClauseResult, Outcome, Report, markdown_matrix
 
@@ -49,7 +50,10 @@ def _describe(item: pytest.Item) -> dict[str, Any] | None:
     instance = getattr(item, "instance", None)
     if not isinstance(instance, ProviderFixtures):
         return None
-    info: dict[str, Any] = {"clause": marker.args[0], "provider": instance.provider}
+    clause_id = marker.args[0]
+    info: dict[str, Any] = {"clause": clause_id, "provider": instance.provider}
+    if clause_id in CLAUSES:
+        info["promise"] = CLAUSES[clause_id].promise
     info["label"] = instance.label or instance.provider
     info["mode"] = "live" if instance.live_mode else "offline"
     # a provider that cannot even be built is reported by the tests themselves
@@ -76,14 +80,18 @@ def _outcome(report: pytest.TestReport) -> tuple[Outcome, str]:
         return "unsupported", str(report.wasxfail)
     if report.skipped:
         longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        return "skipped", reason.removeprefix("Skipped: ")
+        reason = (longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)).removeprefix("Skipped: ")
+        if reason.startswith(NOT_APPLICABLE):
+            return "not_applicable", reason.removeprefix(NOT_APPLICABLE)
+        return "not_exercised", reason.removeprefix(NOT_EXERCISED)
     if report.failed:
-        text = str(report.longrepr)
+        text = str(report.longrepr).strip()
         if "stale declaration" in text:
-            return "stale", text.strip().splitlines()[-1][:500]
-        lines = [ln for ln in text.strip().splitlines() if ln.startswith("E ")]
-        return "failed", (" ".join(ln[1:].strip() for ln in lines[:3]) or text.strip().splitlines()[-1])[:500]
+            return "stale", text.splitlines()[-1]
+        if report.when != "call":
+            return "failed", f"the clause could not start ({report.when}): {text.splitlines()[-1]}"
+        lines = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
+        return "failed", " ".join(lines) or text
     return "passed", ""
 
 
@@ -109,7 +117,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         )
     outcome, reason = _outcome(report)
     rep.results = [r for r in rep.results if r.clause != info["clause"]]
-    rep.results.append(ClauseResult(info["clause"], outcome, reason, round(report.duration, 3)))
+    promise = CLAUSES[info["clause"]].promise if info["clause"] in CLAUSES else info.get("promise", "")
+    rep.results.append(ClauseResult(info["clause"], outcome, reason, round(report.duration, 3), promise))
 
 
 _config: pytest.Config | None = None
@@ -148,8 +157,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     terminalreporter.section("realtime conformance")
     for rep in reports:
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(rep.counts().items()))
-        terminalreporter.write_line(f"{rep.label} ({rep.mode}): {counts}")
-        for r in rep.results:
-            if r.outcome in ("failed", "stale"):
-                terminalreporter.write_line(f"  {r.outcome.upper():<7} {r.clause}: {r.reason}")
+        passed = rep.counts().get("passed", 0)
+        others = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(rep.counts().items()) if k != "passed")
+        terminalreporter.write_line(f"{rep.label} ({rep.mode}): {passed}/{rep.applicable} applicable clauses passed; {others}")
+        for r in rep.of("failed", "stale"):
+            terminalreporter.write_line(f"  {r.outcome.upper():<7} {r.clause}: {r.reason}")
+    missing = [(rep, r) for rep in reports for r in rep.of("not_exercised")]
+    if missing:
+        terminalreporter.section("NOT EXERCISED: these clauses apply but were not checked", sep="!")
+        for rep, r in missing:
+            terminalreporter.write_line(f"  {rep.label}: {r.clause} (promise {r.promise}): {r.reason}")

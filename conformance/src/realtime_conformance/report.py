@@ -1,4 +1,4 @@
-"""Conformance reports: JSON per run, and a Markdown matrix for one or many providers."""
+"""Conformance reports: JSON per run, and a Markdown matrix for one or many provider configurations."""
 
 from __future__ import annotations
 
@@ -9,10 +9,29 @@ from typing import Any, Literal
 
 from .clauses import CLAUSES
 
-__all__ = ["ClauseResult", "Report", "load_reports", "markdown_matrix"]
+__all__ = ["ClauseResult", "Outcome", "Report", "load_reports", "markdown_matrix", "promise_key"]
 
-Outcome = Literal["passed", "failed", "unsupported", "skipped", "stale"]
-SYMBOLS = {"passed": "+", "failed": "−", "stale": "− (stale)", "unsupported": "n/a", "skipped": "skip"}
+Outcome = Literal["passed", "failed", "stale", "unsupported", "not_applicable", "not_exercised"]
+SYMBOLS: dict[str, str] = {
+    "passed": "+",
+    "failed": "−",
+    "stale": "− stale",
+    "unsupported": "n/a",
+    "not_applicable": "·",
+    "not_exercised": "**?**",
+}
+LEGEND = (
+    "`+` passed · `−` failed (the promise is broken) · `− stale` declared unsupported, yet it works · "
+    "`n/a` declared unsupported (checked: the operation is refused or fails as declared) · "
+    "`·` does not apply to this configuration · **`?`** not exercised: the clause applies but could not be "
+    "checked (the reason is listed below the table)"
+)
+_APPLICABLE = ("passed", "failed", "stale", "not_exercised")
+
+
+def promise_key(promise: str) -> tuple[int, ...]:
+    """``"10.2"`` as ``(10, 2)``, for sorting clauses in contract order."""
+    return tuple(int(p) for p in promise.split(".") if p.isdigit())
 
 
 @dataclass
@@ -21,6 +40,7 @@ class ClauseResult:
     outcome: Outcome
     reason: str = ""
     duration_s: float = 0.0
+    promise: str = ""
 
 
 @dataclass
@@ -38,7 +58,13 @@ class Report:
 
     @property
     def ok(self) -> bool:
+        """No clause failed (a stale declaration is a failure)."""
         return all(r.outcome not in ("failed", "stale") for r in self.results)
+
+    @property
+    def complete(self) -> bool:
+        """Every applicable clause was exercised."""
+        return all(r.outcome != "not_exercised" for r in self.results)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -46,14 +72,27 @@ class Report:
             out[r.outcome] = out.get(r.outcome, 0) + 1
         return out
 
+    @property
+    def applicable(self) -> int:
+        """Clauses whose promise applies to this configuration (passed, failed, stale or not exercised)."""
+        return sum(1 for r in self.results if r.outcome in _APPLICABLE)
+
+    def of(self, *outcomes: str) -> list[ClauseResult]:
+        return [r for r in self.results if r.outcome in outcomes]
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["summary"] = self.counts()
+        data["summary"] = {**self.counts(), "applicable": self.applicable}
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
-        results = [ClauseResult(**r) for r in data.get("results", [])]
+        results: list[ClauseResult] = []
+        for item in data.get("results", []):
+            entry = dict(item)
+            if entry.get("outcome") == "skipped":  # reports of kit 0.2.0
+                entry["outcome"] = "not_applicable"
+            results.append(ClauseResult(**entry))
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "results"}
         return cls(**fields, results=results)
 
@@ -66,24 +105,46 @@ def load_reports(paths: list[str | Path]) -> list[Report]:
     return reports
 
 
+def _order(reports: list[Report]) -> list[str]:
+    seen = {r.clause for rep in reports for r in rep.results}
+    promises = {r.clause: r.promise for rep in reports for r in rep.results if r.promise}
+    promises.update({cid: info.promise for cid, info in CLAUSES.items()})
+    defined = list(CLAUSES)
+
+    def key(cid: str) -> tuple[tuple[int, ...], int, str]:
+        return (promise_key(promises.get(cid, "99")), defined.index(cid) if cid in defined else len(defined), cid)
+
+    return sorted(seen, key=key)
+
+
 def markdown_matrix(reports: list[Report]) -> str:
-    """A table with one row per clause and one column per report: + / − / n/a."""
+    """A table with one row per clause (in contract order) and one column per configuration, then what was
+    not exercised and what failed, with the reasons."""
     if not reports:
         return "_no reports_\n"
-    ids = list(CLAUSES) or sorted({r.clause for rep in reports for r in rep.results})
-    seen = {r.clause for rep in reports for r in rep.results}
-    ids = [i for i in ids if i in seen] + sorted(seen - set(ids))
-    header = "| clause | " + " | ".join(r.label for r in reports) + " |"
-    lines = [header, "|---|" + "---|" * len(reports)]
+    ids = _order(reports)
     lookup = [{res.clause: res for res in rep.results} for rep in reports]
+    lines = [
+        "| promise | clause | " + " | ".join(r.label for r in reports) + " |",
+        "|---|---|" + "---|" * len(reports),
+    ]
     for cid in ids:
-        cells = []
-        for table in lookup:
-            res = table.get(cid)
-            cells.append(SYMBOLS.get(res.outcome, "?") if res else "")
-        summary = CLAUSES[cid].summary if cid in CLAUSES else ""
-        lines.append(f"| `{cid}` {('— ' + summary) if summary else ''} | " + " | ".join(cells) + " |")
-    totals = " | ".join(f"{r.counts().get('passed', 0)}/{len(r.results)}" for r in reports)
-    lines.append(f"| **passed** | {totals} |")
-    legend = "\n+ passed · − failed · − (stale) declared unsupported but works · n/a declared unsupported · skip not run\n"
-    return "\n".join(lines) + "\n" + legend
+        info = CLAUSES.get(cid)
+        promise = info.promise if info else next((t[cid].promise for t in lookup if cid in t), "")
+        cells = [SYMBOLS.get(t[cid].outcome, "?") if cid in t else "" for t in lookup]
+        summary = f" — {info.summary}" if info else ""
+        lines.append(f"| {promise} | `{cid}`{summary} | " + " | ".join(cells) + " |")
+    passed = " | ".join(f"{r.counts().get('passed', 0)}/{r.applicable}" for r in reports)
+    lines.append(f"| | **passed / applicable** | {passed} |")
+    missing = " | ".join(str(len(r.of("not_exercised"))) for r in reports)
+    lines.append(f"| | **not exercised** | {missing} |")
+    out = "\n".join(lines) + "\n\n" + LEGEND + "\n"
+    for title, outcomes in (("Failed", ("failed", "stale")), ("Not exercised", ("not_exercised",))):
+        section = [
+            f"- **{rep.label}** `{res.clause}` (promise {res.promise}): {res.reason}"
+            for rep in reports
+            for res in rep.of(*outcomes)
+        ]
+        if section:
+            out += f"\n### {title}\n\n" + "\n".join(section) + "\n"
+    return out

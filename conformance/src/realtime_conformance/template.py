@@ -68,10 +68,10 @@ version = "0.1.0"
 description = "realtime-core provider plugin for {name}."
 readme = "README.md"
 requires-python = ">=3.12"
-dependencies = ["realtime-core>=0.1"]
+dependencies = ["realtime-core>=0.2,<0.3"]
 
 [project.optional-dependencies]
-test = ["realtime-conformance>=0.1", "pytest>=8.3", "pytest-asyncio>=0.24"]
+test = ["realtime-conformance>=0.2", "pytest>=8.3", "pytest-asyncio>=0.24"]
 
 [project.entry-points.realtime]
 {name} = "realtime_{name}.plugin"
@@ -120,10 +120,12 @@ async with realtime_core.connect("{name}", api_key="...") as session:
 | module | what it holds |
 |---|---|
 | `protocol.py` | wire-protocol constants and message builders |
+| `errors.py` | the service's error codes as typed errors |
 | `capabilities.py` | the capabilities, derived from the session's configuration |
+| `handler.py` | one per connection: server messages -> `SessionCore` calls |
 | `session.py` | the `realtime_core.Realtime` subclass |
 | `emulator.py` | the loopback emulator the tests and `realtime demo --provider {name}` use |
-| `plugin.py` | the `realtime` entry point: registers the provider |
+| `plugin.py` | the `realtime` entry point: registers the provider and names its configurations |
 
 ## Test
 
@@ -135,12 +137,13 @@ _TEST = """\
 \"\"\"Runs the realtime conformance kit against this plugin's emulator.\"\"\"
 
 from realtime_conformance import ConformanceSuite, ProviderFixtures
+from realtime_{name}.plugin import VARIANTS
 
 
 class Test{Name}Conformance(ConformanceSuite, ProviderFixtures):
     provider = "{name}"
-    text_mode_options = {{"modality": "text"}}
-    manual_turn_options = {{"turn_detection": "manual"}}
+    text_mode_options = VARIANTS["text"]  # the registration names them too (ProviderSpec.variants)
+    manual_turn_options = VARIANTS["manual"]
 
 
 def test_registered_through_entry_point() -> None:

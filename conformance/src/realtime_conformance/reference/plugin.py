@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from realtime_core import ProviderSpec, hookimpl
 
 from .capabilities import build_capabilities
 from .emulator import ReferenceEmulator
 from .session import ReferenceRealtime
+
+VARIANTS: dict[str, dict[str, Any]] = {"text": {"modality": "text"}, "manual": {"turn_detection": "manual"}}
+"""Named configurations: text replies and manual turns (the conformance kit runs those clauses with them)."""
+
+# realtime-core releases before ProviderSpec.variants do not take the field yet
+_NAMED: dict[str, Any] = {"variants": VARIANTS} if "variants" in ProviderSpec.__dataclass_fields__ else {}
 
 SPEC = ProviderSpec(
     name="reference",
@@ -17,6 +24,7 @@ SPEC = ProviderSpec(
     capabilities=build_capabilities(),
     emulator=ReferenceEmulator,
     api_key_env=ReferenceRealtime.api_key_env,
+    **_NAMED,
 )
 
 

@@ -1,4 +1,4 @@
-"""The contract, as mixin test classes grouped by area (one module per area)."""
+"""The contract (docs/contract.md), as mixin test classes grouped by area (one module per area)."""
 
 from .audio import AudioTests
 from .capabilities import CapabilityTests
@@ -6,19 +6,23 @@ from .errors import ErrorTests
 from .inputs import InputTests, PatternTrack
 from .interruption import InterruptionTests
 from .lifecycle import LifecycleTests
+from .liveness import LivenessTests
 from .observers import ObserverTests
+from .setup import SetupTests
 from .tools import ToolTests
 from .transcripts import TranscriptTests
 
 
 class ConformanceSuite(
     LifecycleTests,
+    SetupTests,
     AudioTests,
     TranscriptTests,
     InterruptionTests,
     ToolTests,
     InputTests,
     ErrorTests,
+    LivenessTests,
     CapabilityTests,
     ObserverTests,
 ):
@@ -33,8 +37,10 @@ __all__ = [
     "InputTests",
     "InterruptionTests",
     "LifecycleTests",
+    "LivenessTests",
     "ObserverTests",
     "PatternTrack",
+    "SetupTests",
     "ToolTests",
     "TranscriptTests",
 ]

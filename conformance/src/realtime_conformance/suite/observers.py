@@ -1,4 +1,4 @@
-"""Observers: a plugin implementing only event hooks sees every event the app sees, in order."""
+"""Observers: a plugin implementing only event hooks sees every event the app sees, in order (promise 11.1)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from realtime_core import RealtimeEvent, hookimpl, register_plugin, unregister_plugin
 
-from ..clauses import clause
+from ..clauses import clause, expect
 from ..fixtures import HarnessFactory
 from .base import SuiteBase, reply_turn, scenario
 
@@ -23,8 +23,8 @@ class _Observer:
 
 
 class ObserverTests(SuiteBase):
-    @clause("observer_sees_everything")
-    async def test_observer_sees_everything(self, harness: HarnessFactory) -> None:
+    @clause("sees_everything", promise="11.1")
+    async def test_sees_everything(self, harness: HarnessFactory) -> None:
         """An observer registered through the plugin manager receives every event the app receives, in order."""
         observer = _Observer()
         name = register_plugin(observer, name=f"conformance-observer-{id(observer)}")
@@ -39,4 +39,4 @@ class ObserverTests(SuiteBase):
             unregister_plugin(name)
         seen = iter(observer.events)
         missing = [e.type for e in h.events if not any(o is e for o in seen)]
-        assert not missing, f"the observer missed (or saw out of order): {missing[:5]}"
+        expect(not missing, "the observer to see every event, in order", f"missed or out of order: {missing[:5]}")
