@@ -54,9 +54,10 @@ def configuration(target: str, options: Sequence[str], *, live: bool = False) ->
             raise ConfigurationError(f"{name} names no variant {variant!r} (its variants: {known})")
         session_options.update(variants[variant])
     if options:
-        if not isinstance(spec.session_class, type):
+        session_class = spec.resolve_session_class()
+        if not isinstance(session_class, type):
             raise ConfigurationError(f"{name}'s session factory does not describe its options; --option needs a class")
-        session_options.update(parse_cli_options(name, spec.session_class, options))
+        session_options.update(parse_cli_options(name, session_class, options))
     label = target + "".join(f" {pair}" for pair in options)
     return Configuration(name, label, session_options, live)
 

@@ -133,7 +133,7 @@ class ProviderFixtures:
         key = type(self)
         if key not in ProviderFixtures._emulator_class_cache:
             spec = self.spec()
-            cls = None if spec.emulator is None else type(self.make_emulator(Scenario()))
+            cls = None if spec.resolve_emulator() is None else type(self.make_emulator(Scenario()))
             ProviderFixtures._emulator_class_cache[key] = cls
         return ProviderFixtures._emulator_class_cache[key]
 

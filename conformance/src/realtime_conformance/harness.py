@@ -20,6 +20,11 @@ __all__ = ["CHUNK_MS", "SPEECH_RATE", "Harness"]
 
 E = TypeVar("E", bound=RealtimeEvent)
 T = TypeVar("T")
+FRAME_MS = 20.0
+"""One audio frame: the tolerance of exact audio counts."""
+RESAMPLER_DELAY_MS = 40.0
+"""Audio core's streaming resampler (libsoxr) may hold while streaming: it releases output in blocks, up to
+about 38 ms for 48 -> 24 kHz. close() and end_user_turn() send the rest."""
 SPEECH_RATE = 48000  # deliberately not a provider rate: core must resample
 CHUNK_MS = 20
 
@@ -248,4 +253,5 @@ class Harness:
             return
         before = emulator.audio_received_ms
         await self.send_audio(PcmData.silence(100, SPEECH_RATE))
-        await self.bounded(emulator.wait_audio(before + 90, timeout=self.timeout + 1), "the provider to receive 100 ms of audio")
+        wanted = before + 100 - FRAME_MS - RESAMPLER_DELAY_MS  # what the resampler may still hold is not lost
+        await self.bounded(emulator.wait_audio(wanted, timeout=self.timeout + 1), "the provider to receive 100 ms of audio")

@@ -345,8 +345,19 @@ class ProviderCalls:
     async def end_turn(self, impl: Impl) -> None:
         self.require("manual_turns", "end_user_turn()")
         await self.wait_connected("end a user turn")
+        await self._flush_input()
         self._emitter.tracker.mark_turn_end()
         await impl(self._session)
+
+    async def _flush_input(self) -> None:
+        """Send what the input resampler's filter still holds (~15 ms): the end of the user's turn is
+        all of it, not all but the filter's delay."""
+        resampler = self._resampler
+        if resampler is None:
+            return
+        tail = resampler.flush()
+        if tail.frames:
+            await self.replay_audio(tail, None)
 
     async def _send_or_retry(self, operation: str, impl: Impl, *args: Any, **kwargs: Any) -> None:
         """Run a send; if the connection turns out to be dead, let core reconnect and try once more."""
@@ -400,6 +411,13 @@ class ProviderCalls:
             self._closed_while_connecting = True
             connect_task.cancel()
             await asyncio.wait({connect_task}, timeout=self._close_timeout)
+        if state is SessionState.CONNECTED:
+            # the provider gets every frame sent before close(), including the resampler's last ~15 ms
+            try:
+                async with asyncio.timeout(self._close_timeout):
+                    await self._flush_input()
+            except Exception as exc:
+                log.debug("%s: the input resampler's tail was not sent before close: %r", self._provider, exc)
         lifecycle.move(SessionState.CLOSING)
         self._hooks.call_method_hook("realtime_close", session=self._session)
         try:

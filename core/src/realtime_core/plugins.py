@@ -15,7 +15,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -87,7 +87,9 @@ class ProviderSpec:
     :param api_key_env: environment variables the plugin reads its key from, in order.
     :param models: known model names; ``default_model`` is the one used when none is given.
     :param variants: named configurations worth testing (``{"text": {"modality": "text"}}``): the
-        conformance kit runs them, ``realtime providers NAME`` lists them.
+        conformance kit runs them, ``realtime providers NAME`` lists them. ``"text"`` selects text
+        replies and ``"manual"`` manual turns. ``None`` (the default) names nothing, so the kit reports
+        those clauses as not exercised; ``{}`` says the provider has no other configuration.
     """
 
     name: str
@@ -98,7 +100,7 @@ class ProviderSpec:
     api_key_env: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     default_model: str | None = None
-    variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict[str, Mapping[str, Any]])
+    variants: Mapping[str, Mapping[str, Any]] | None = None
     distribution: str | None = None
     version: str | None = None
     plugin: str | None = None

@@ -39,7 +39,7 @@ def describe_provider(spec: ProviderSpec, *, options: bool = True) -> dict[str, 
         "api_key_set": any(os.environ.get(var) for var in spec.api_key_env),
         "models": list(spec.models),
         "default_model": spec.default_model,
-        "variants": {name: dict(opts) for name, opts in spec.variants.items()},
+        "variants": {name: dict(opts) for name, opts in (spec.variants or {}).items()},
         "emulator": spec.emulator is not None,
         "capabilities": spec.resolve_capabilities().model_dump(mode="json"),
     }

@@ -12,8 +12,9 @@ task owned by the session in which:
   function derived from the close code, so core decides whether to reconnect; so does anything else
   that ends the loop, so a session never stays "connected" over a dead receive loop.
 
-Liveness: the socket pings every ``liveness_timeout / 2`` seconds and gives up when no pong comes within
-another ``liveness_timeout / 2`` (a black-holed path is detected within ``liveness_timeout``); a send that
+Liveness: the socket pings every ``0.4 * liveness_timeout`` seconds and gives up when no pong comes within
+another ``0.4 * liveness_timeout``, closing without waiting more than ``0.2 * liveness_timeout`` for an
+answer (so a black-holed path is detected within ``liveness_timeout``); a send that
 cannot drain within ``liveness_timeout`` fails with :class:`ConnectionFailedError` and aborts the socket.
 """
 
@@ -153,9 +154,10 @@ class WebSocketTransport:
                 subprotocols=[websockets.Subprotocol(p) for p in subprotocols] if subprotocols else None,
                 open_timeout=open_timeout,
                 max_size=max_size,
-                ping_interval=self.liveness_timeout / 2,
-                ping_timeout=self.liveness_timeout / 2,
-                close_timeout=2,
+                # ping + pong wait + the closing handshake a dead path never answers: within liveness_timeout
+                ping_interval=self.liveness_timeout * 0.4,
+                ping_timeout=self.liveness_timeout * 0.4,
+                close_timeout=min(2.0, self.liveness_timeout * 0.2),
                 compression=None,  # audio is incompressible base64; deflate only costs CPU
             )
         except InvalidStatus as exc:

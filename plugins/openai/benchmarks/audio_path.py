@@ -57,7 +57,7 @@ async def _paced(send: Any, seconds: float) -> None:
 
 
 async def run_plugin(port: int, key: str, sessions: int, seconds: float) -> tuple[float, int]:
-    options = {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": key}
+    options: dict[str, Any] = {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": key}
     clients = [OpenAIRealtime(**options) for _ in range(sessions)]
     received = 0
 

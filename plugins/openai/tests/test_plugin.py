@@ -11,17 +11,19 @@ from realtime_openai.emulator import OpenAIEmulator
 
 def test_the_entry_point_registers_the_provider() -> None:
     spec = get_provider("openai")
-    assert spec.session_class is OpenAIRealtime and spec.api_key_env == ("OPENAI_API_KEY",)
-    assert spec.default_model == "gpt-realtime-2.1" and spec.capabilities.input_sample_rate == 24000
-    emu = spec.emulator(scenario=Scenario(), tls=True) if spec.emulator else None
+    assert spec.resolve_session_class() is OpenAIRealtime and spec.api_key_env == ("OPENAI_API_KEY",)
+    assert spec.default_model == "gpt-realtime-2.1" and spec.resolve_capabilities().input_sample_rate == 24000
+    factory = spec.resolve_emulator()
+    emu = factory(scenario=Scenario(), tls=True) if factory else None
     assert isinstance(emu, OpenAIEmulator) and emu.tls
     assert OpenAIEmulator.interrupt_facts == ("cancel", "truncate")
 
 
 async def test_emulator_session_options_are_complete() -> None:
     spec = get_provider("openai")
-    assert spec.emulator is not None
-    async with spec.emulator(scenario=Scenario(), tls=True) as emu:
+    factory = spec.resolve_emulator()
+    assert factory is not None
+    async with factory(scenario=Scenario(), tls=True) as emu:
         options = emu.session_options()
         assert set(options) == {"base_url", "api_key", "ca_file"} and options["ca_file"]
         async with spec.create(**options) as session:

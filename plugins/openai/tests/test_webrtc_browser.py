@@ -27,7 +27,6 @@ from realtime_core import (
     RealtimeUsageEvent,
     ReconnectPolicy,
 )
-from realtime_openai.emulator import playout as playout_module
 from realtime_openai.emulator.playout import FRAME_BYTES, PlayoutTrack
 from realtime_openai.emulator.webrtc import NO_CANDIDATES
 
@@ -98,7 +97,7 @@ async def test_a_clear_landing_with_the_frame_timer_keeps_the_track_alive(monkey
                 track.clear()
             raise
 
-    monkeypatch.setattr(playout_module.asyncio, "timeout", timeout_then_clear)
+    monkeypatch.setattr(asyncio, "timeout", timeout_then_clear)  # what the playout track waits with
     second = await track.recv()  # 0.1.x raised TypeError here (None + float), and aiortc stopped sending
     monkeypatch.undo()
     assert not armed, "the clear did not land with the timer"

@@ -7,6 +7,8 @@ never plays, a cut followed by stale frames.
 
 from __future__ import annotations
 
+from typing import Any
+
 from realtime_core import (
     EventStream,
     PcmData,
@@ -23,7 +25,7 @@ QUIET = PcmData.silence(20, RATE)
 DONE_OK = {"status": "completed", "usage": {"output_token_details": {"audio_tokens": 12}}}
 
 
-def _setup(**options: float) -> tuple[PlayoutTracker, EventStream]:
+def _setup(**options: Any) -> tuple[PlayoutTracker, EventStream]:
     session = OpenAIRealtime(api_key="sk-test", transport="webrtc")
     return PlayoutTracker(session._core, **options), session.events()  # pyright: ignore[reportPrivateUsage]
 

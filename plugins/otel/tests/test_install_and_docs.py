@@ -34,7 +34,7 @@ def test_realtime_providers_lists_the_observer() -> None:
     assert "realtime_on_usage" in otel["hooks"] and "realtime_register_providers" not in otel["hooks"]
     table = run_python("from realtime_core.cli import main; main(['providers'])")
     observers = table.split("Observers (plugins without a provider):", 1)[1].splitlines()
-    assert observers[1].split()[:3] == ["NAME", "DISTRIBUTION", "VERSION"]
+    assert observers[1].split()[:3] == ["NAME", "FROM", "HOOKS"]
     assert observers[2].split()[:2] == ["otel", "realtime-otel"]
 
 
@@ -94,7 +94,7 @@ def test_readme_example_runs() -> None:
     out = run_python(blocks[0])
     spans = [json.loads(chunk) for chunk in re.findall(r"^\{\n.*?^\}$", out, flags=re.DOTALL | re.MULTILINE)]
     names = [s["name"] for s in spans if "name" in s]
-    assert names[:2] == ["realtime_inference gpt-realtime", "realtime_session gpt-realtime"], out[-2000:]
+    assert names[:2] == ["realtime_inference gpt-realtime-2.1", "realtime_session gpt-realtime-2.1"], out[-2000:]
     response = spans[0]["attributes"]
     assert response["gen_ai.operation.name"] == "realtime_inference" and response["gen_ai.usage.output_tokens"] > 0
     assert response["gen_ai.response.time_to_first_chunk"] > 0

@@ -52,17 +52,18 @@ async def test_openai_session_model_ttfa_and_tokens_by_modality(
     rec = await recorder(s)
     await s.connect()
     await speak(s, rate=24000)
-    usage = await rec.wait_for(RealtimeUsageEvent)
+    # (the input transcription's own usage, response_id None, may come first)
+    usage = await rec.wait_for(RealtimeUsageEvent, lambda u: u.response_id is not None)
     metrics = rec.of(RealtimeMetricsEvent)
     await s.close()
 
     session = telemetry.span(sc.SPAN_SESSION)
-    assert session.name == "realtime_session gpt-realtime" and session.attributes
-    assert session.attributes[sc.REQUEST_MODEL] == "gpt-realtime" and session.attributes[sc.PROVIDER_NAME] == "openai"
+    assert session.name == "realtime_session gpt-realtime-2.1" and session.attributes
+    assert session.attributes[sc.REQUEST_MODEL] == "gpt-realtime-2.1" and session.attributes[sc.PROVIDER_NAME] == "openai"
     assert session.attributes[sc.SYSTEM] == "openai"
     response = telemetry.span(sc.OPERATION_REALTIME_INFERENCE)
     a = response.attributes or {}
-    assert response.name == "realtime_inference gpt-realtime" and parent_of(response) == span_id(session)
+    assert response.name == "realtime_inference gpt-realtime-2.1" and parent_of(response) == span_id(session)
     assert a[sc.RESPONSE_ID] == usage.response_id
     assert len(metrics) == 1 and metrics[0].time_to_first_audio_ms is not None
     assert a[sc.RESPONSE_TIME_TO_FIRST_CHUNK] == metrics[0].time_to_first_audio_ms / 1000.0
@@ -70,17 +71,23 @@ async def test_openai_session_model_ttfa_and_tokens_by_modality(
     assert a[sc.USAGE_BY_MODALITY["output", "audio"]] == usage.output_audio_tokens
     assert a[sc.USAGE_CACHE_READ_INPUT_TOKENS] == usage.cached_input_tokens
 
-    model = {sc.REQUEST_MODEL: "gpt-realtime", sc.PROVIDER_NAME: "openai"}
+    model = {sc.REQUEST_MODEL: "gpt-realtime-2.1", sc.PROVIDER_NAME: "openai"}
     assert telemetry.count(sc.METRIC_TIME_TO_FIRST_CHUNK, **model) == 1
+    every = rec.of(RealtimeUsageEvent)  # the reply's and the input transcription's: both are billed
+
+    def tokens(field: str) -> int:
+        return sum(getattr(u, field) or 0 for u in every)
+
     for counter, total, parts in (
-        (sc.METRIC_INPUT_TOKENS, usage.input_tokens,
-         {"text": usage.input_text_tokens, "audio": usage.input_audio_tokens, "image": usage.input_image_tokens}),
-        (sc.METRIC_OUTPUT_TOKENS, usage.output_tokens,
-         {"text": usage.output_text_tokens, "audio": usage.output_audio_tokens}),
+        (sc.METRIC_INPUT_TOKENS, tokens("input_tokens"),
+         {"text": tokens("input_text_tokens"), "audio": tokens("input_audio_tokens"), "image": tokens("input_image_tokens")}),
+        (sc.METRIC_OUTPUT_TOKENS, tokens("output_tokens"),
+         {"text": tokens("output_text_tokens"), "audio": tokens("output_audio_tokens")}),
     ):
         assert total
         for modality, n in parts.items():
-            assert telemetry.value(counter, **model, **{sc.TOKEN_MODALITY: modality}) == (n or 0), (counter, modality)
+            if n:
+                assert telemetry.value(counter, **model, **{sc.TOKEN_MODALITY: modality}) == n, (counter, modality)
         assert telemetry.value(counter, **model) == total, "the modalities add up to the total"
     assert usage.output_audio_tokens, "the emulator reports audio output tokens: the split is exercised"
 

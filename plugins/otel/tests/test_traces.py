@@ -34,7 +34,9 @@ async def test_session_user_speech_and_response_spans(
     await s.connect()
     for n in (1, 2):
         await speak(s)
+        done = await rec.wait_for(RealtimeAudioOutputDoneEvent, count=n)
         await rec.wait_for(RealtimeUsageEvent, count=n)
+        s.report_playback(done.response_id, 10_000)  # the player finished it: the next turn is no barge-in
     assert not telemetry.spans(sc.SPAN_SESSION), "the session span ended before the session did"
     responses = telemetry.spans(sc.OPERATION_REALTIME_INFERENCE)
     assert len(responses) == 2, "each response span ends with its usage, before the session closes"

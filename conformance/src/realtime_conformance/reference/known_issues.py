@@ -4,9 +4,4 @@ The kit's own tests declare them as known failures: they are reported as such, a
 fixed, so this list empties itself. Keep it empty whenever possible.
 """
 
-CORE_ISSUES: dict[str, str] = {
-    "liveness.dead_path_detected": (
-        "realtime_core.transport.WebSocketTransport opens websockets with close_timeout=2: after the keepalive "
-        "times out (liveness_timeout) it waits 2 s more for a closing handshake a dead path never answers"
-    ),
-}
+CORE_ISSUES: dict[str, str] = {}

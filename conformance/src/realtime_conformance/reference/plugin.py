@@ -14,9 +14,6 @@ from .session import ReferenceRealtime
 VARIANTS: dict[str, dict[str, Any]] = {"text": {"modality": "text"}, "manual": {"turn_detection": "manual"}}
 """Named configurations: text replies and manual turns (the conformance kit runs those clauses with them)."""
 
-# realtime-core releases before ProviderSpec.variants do not take the field yet
-_NAMED: dict[str, Any] = {"variants": VARIANTS} if "variants" in ProviderSpec.__dataclass_fields__ else {}
-
 SPEC = ProviderSpec(
     name="reference",
     session_class=ReferenceRealtime,
@@ -24,7 +21,7 @@ SPEC = ProviderSpec(
     capabilities=build_capabilities(),
     emulator=ReferenceEmulator,
     api_key_env=ReferenceRealtime.api_key_env,
-    **_NAMED,
+    variants=VARIANTS,
 )
 
 

@@ -24,7 +24,6 @@ from ..harness import Harness
 
 REPLY_TEXT = "Sure, here is a short answer for you."
 USER_TEXT = "What is the weather like today?"
-FRAME_MS = 20.0
 """One frame of audio: how far exact audio counts may differ (a resampler's or codec's granularity)."""
 
 

@@ -66,13 +66,15 @@ class InputTests(SuiteBase):
     async def test_text_while_speaking(self, harness: HarnessFactory) -> None:
         """simple_response(text) while the agent speaks does not interrupt it: the reply plays to its end and
         the text's reply follows."""
-        first = reply_turn("The first answer, which takes a while.", audio_ms=1200, chunk_ms=40, chunk_interval_ms=40)
+        first = reply_turn("The first answer, which takes a while.", audio_ms=2400, chunk_ms=40, chunk_interval_ms=40)
         second = Turn(on="any", reply=Reply(text="The answer to the text.", audio_ms=300))
         h = await harness(scenario(first, second))
         await self.take_turn(h)
         chunk = await h.wait_for(RealtimeAudioOutputEvent)
         rid = chunk.response_id
         await h.session.simple_response("One more thing, while you speak")
+        if h.of(RealtimeAudioOutputDoneEvent, lambda e: e.response_id == rid):
+            not_exercised("the reply ended before the text was sent (a very slow machine): nothing was checked")
         await h.wait_fact("text_in")
         done = await h.wait_for(RealtimeAudioOutputDoneEvent, lambda e: e.response_id == rid)
         expect(not done.interrupted, "the reply under way to finish", "it was interrupted by the text")

@@ -15,8 +15,8 @@ from realtime_core.emulator import Fault
 
 from ..clauses import clause, expect, not_applicable
 from ..fixtures import HarnessFactory
-from ..harness import Harness
-from .base import FRAME_MS, SuiteBase, delivered_ms, long_reply_turn, reply_turn, scenario
+from ..harness import FRAME_MS, Harness
+from .base import SuiteBase, delivered_ms, long_reply_turn, reply_turn, scenario
 
 REPORTED_PLAYBACK_MS = 100.0
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Protocol
 
 from realtime_core import ProtocolError, ProviderError, Resampler, SessionCore, ToolCall
@@ -51,6 +52,10 @@ class GeminiHost(Protocol):
         """A new resumable handle (it covers everything sent so far)."""
         ...
 
+    def turn_ended(self) -> None:
+        """The model's turn is complete (``turnComplete``): text held back meanwhile may go now."""
+        ...
+
 
 class GeminiHandler:
     """Per-connection state and the server messages of that connection (see the module docstring).
@@ -79,6 +84,8 @@ class GeminiHandler:
         self._usage = ReplyUsage()
         self._out_rates: dict[str, int | None] = {}
         self._out_resampler: Resampler | None = None
+        self._heard_at = time.monotonic()  # the last server message
+        self._playout_end = 0.0  # when the reply's audio ends if played in real time from its arrival
         # the user's side
         self._utterance = Utterance()
         self._user_speaking = False
@@ -90,6 +97,21 @@ class GeminiHandler:
         self.pending_calls: set[str] = set()
         self.synthetic_ids: set[str] = set()
         self._renew_pending = False
+
+    @property
+    def answering(self) -> bool:
+        """The model's turn is under way and not cut locally: it is replying, waiting on tools, or owes a reply.
+        User text sent now would cut it (Gemini takes text as user activity), so the session holds text back."""
+        rid = self._rid
+        if rid is not None:
+            return not self.core.is_stale(rid)  # after interrupt() the app wants the reply gone: text may cut it
+        return bool(self.pending_calls) or self.awaiting_reply
+
+    @property
+    def quiet_since(self) -> float:
+        """Since when (``time.monotonic()``) the server has shown no progress: its last message, or the end
+        of the audio it sent if that plays on longer (the server ends the turn when the audio would end)."""
+        return max(self._heard_at, self._playout_end)
 
     @property
     def busy(self) -> bool:
@@ -130,6 +152,7 @@ class GeminiHandler:
     def handle(self, message: dict[str, Any]) -> None:
         if self.detached:
             return
+        self._heard_at = time.monotonic()
         if "setupComplete" in message and not self.ready.done():
             self.ready.set_result(None)
         activity = message.get("voiceActivity")
@@ -257,6 +280,7 @@ class GeminiHandler:
                 resampler = self._out_resampler = Resampler(protocol.OUTPUT_RATE, 1)
             pcm = resampler.process(pcm)
         if pcm:
+            self._playout_end = max(self._playout_end, self._heard_at) + pcm.duration
             self.core.emit_audio_output_event(pcm, rid)
 
     def _on_agent_transcript(self, text: str) -> None:
@@ -301,6 +325,7 @@ class GeminiHandler:
             # (with resumption, the switch waits for the handle that follows turnComplete and covers the turn)
             self._renew_pending = False
             self.core.renew("go_away")
+        self.host.turn_ended()
 
     def _on_interrupted(self) -> None:
         self.core.handle_barge_in()

@@ -1,37 +1,39 @@
-"""Entry point of the ``realtime`` plugin group: registers the ``gemini`` provider."""
+"""Registers the ``gemini`` provider with realtime-core (entry point group ``realtime``).
+
+Discovery imports this module for every installed plugin, so it names the session class, the
+capabilities and the emulator as ``"module:name"`` strings: they load when a session is built.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from realtime_core import ProviderSpec, hookimpl
-from realtime_core.emulator import EmulatorServer
 
-from .capabilities import default_capabilities
 from .models import DEFAULT_MODEL, known_models
-from .session import API_KEY_ENV, GeminiRealtime
 
-__all__ = ["make_emulator", "realtime_register_providers"]
+API_KEY_ENV: tuple[str, ...] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
-
-def make_emulator(**options: Any) -> EmulatorServer:
-    """Build a :class:`~realtime_gemini.emulator.GeminiEmulator` (imported lazily: it pulls in aiohttp)."""
-    from .emulator import GeminiEmulator
-
-    return GeminiEmulator(**options)
+VARIANTS = {
+    "text": {"model": "gemini-3.1-flash-live-preview", "response_modality": "text"},
+    "manual": {"manual_activity": True},
+}
+"""Named configurations: text replies (a model that still offers them) and manual turns (the conformance
+kit runs them)."""
 
 
 @hookimpl
-def realtime_register_providers(register: Any) -> None:
+def realtime_register_providers(register: Callable[[ProviderSpec], None]) -> None:
     register(
         ProviderSpec(
             name="gemini",
-            session_class=GeminiRealtime,
+            session_class="realtime_gemini.session:GeminiRealtime",
             description="Google Gemini Live (BidiGenerateContent over WebSocket), with session resumption and video",
-            capabilities=default_capabilities(),
-            emulator=make_emulator,
+            capabilities="realtime_gemini.capabilities:default_capabilities",
+            emulator="realtime_gemini.emulator:GeminiEmulator",
             api_key_env=API_KEY_ENV,
             models=known_models(),
             default_model=DEFAULT_MODEL,
+            variants=VARIANTS,
         )
     )

@@ -42,6 +42,7 @@ from .options import (
     build_options,
 )
 from .resumption import ResumptionState
+from .text_hold import TextHold
 from .transport import GeminiTransport
 
 __all__ = ["API_KEY_ENV", "GeminiRealtime"]
@@ -197,6 +198,7 @@ class GeminiRealtime(Realtime):
         self._activity_audio = False
         self._last_audio_at = 0.0
         self._audio_flowing: asyncio.Event | None = None
+        self._held_texts = TextHold(self._core, self._send_text, self._connected_handler)
 
     # ================================================================== what it is
     @property
@@ -227,6 +229,9 @@ class GeminiRealtime(Realtime):
     def resumption_handle(self, handle: str) -> None:
         self._resumption.update(handle)
         self._core.audio_confirmed()
+
+    def turn_ended(self) -> None:
+        self._held_texts.turn_ended()
 
     # ================================================================== connection
     async def connect(self) -> None:
@@ -302,6 +307,10 @@ class GeminiRealtime(Realtime):
         return error
 
     async def close(self) -> None:
+        if self.state is SessionState.CLOSING:
+            self._held_texts.report_unsent()  # (an error event, before the disconnected event)
+        else:
+            self._held_texts.drop()  # the session failed: its disconnected event is out already
         # Gemini's closing message is the WebSocket close frame itself (1000).
         transports = [*self._opening, self._transport]
         self._opening.clear()
@@ -354,9 +363,23 @@ class GeminiRealtime(Realtime):
                     log.debug("gemini: audioStreamEnd not sent", exc_info=True)
 
     async def simple_response(self, text: str) -> None:
-        transport, handler = self._live()
+        # Held while the model's turn is under way: Gemini would take the text as the user cutting in.
+        await self._held_texts.submit(self._live()[1], text)
+
+    async def _send_text(self, handler: GeminiHandler, text: str) -> None:
+        transport = self._transport
+        if transport is None or handler is not self._handler:
+            raise ConnectionFailedError("not connected", provider="gemini")
         handler.expect_reply(text=text)
-        await transport.send_json(protocol.text_message(text, self._options.text_input_mode))
+        try:
+            await transport.send_json(protocol.text_message(text, self._options.text_input_mode))
+        except ConnectionFailedError:
+            if text in handler.unanswered_texts:
+                handler.unanswered_texts.remove(text)  # the caller sends it again (core's retry, the hold)
+            raise
+
+    def _connected_handler(self) -> GeminiHandler | None:
+        return self._handler if self.state is SessionState.CONNECTED else None
 
     async def begin_user_turn(self) -> None:
         transport, handler = self._live()
@@ -436,9 +459,9 @@ class GeminiRealtime(Realtime):
             await self._replay(self._resumption.take(planned=ctx.planned))
         else:
             self._resumption.forget()
-        for text in unanswered:  # asked on the old connection, never answered there: ask again
-            handler.expect_reply(text=text)
-            await transport.send_json(protocol.text_message(text, opts.text_input_mode))
+        # asked on the old connection and never answered there, or held: ask again, one turn at a time
+        self._held_texts.restore(unanswered)
+        await self._held_texts.pump(handler)
         return restored
 
     async def _replay(self, chunks: list[PcmData]) -> None:

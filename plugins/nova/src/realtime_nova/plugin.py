@@ -1,35 +1,32 @@
-"""The ``realtime`` entry point: registers the ``nova`` provider."""
+"""Registers the ``nova`` provider with realtime-core (entry point group ``realtime``).
+
+Discovery imports this module for every installed plugin, so it names the session class, the
+capabilities and the emulator as ``"module:name"`` strings: they load when a session is built.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from realtime_core import ProviderSpec, hookimpl
 
-from .capabilities import default_capabilities
 from .models import DEFAULT_MODEL, MODELS
-from .session import NovaRealtime
 
 __all__ = ["realtime_register_providers"]
 
 
-def _emulator(**options: Any) -> Any:
-    from .emulator import NovaEmulator  # h2 and the emulator load only when an emulator is wanted
-
-    return NovaEmulator(**options)
-
-
 @hookimpl
-def realtime_register_providers(register: Any) -> None:
+def realtime_register_providers(register: Callable[[ProviderSpec], None]) -> None:
     register(
         ProviderSpec(
             name="nova",
-            session_class=NovaRealtime,
+            session_class="realtime_nova.session:NovaRealtime",
             description="Amazon Nova Sonic over Bedrock's bidirectional HTTP/2 stream",
-            capabilities=default_capabilities(),
-            emulator=_emulator,
+            capabilities="realtime_nova.capabilities:default_capabilities",
+            emulator="realtime_nova.emulator:NovaEmulator",
             api_key_env=("AWS_ACCESS_KEY_ID", "AWS_PROFILE"),
             models=tuple(MODELS),
             default_model=DEFAULT_MODEL,
+            variants={},  # speech replies only, server turn detection only: no other configuration
         )
     )

@@ -332,12 +332,16 @@ class ServerEventHandler:
         if rid not in self._known:
             self._unknown_response(rid)
             return
+        self.remember_audio_item(rid, msg["item_id"])
+        self.core.emit_audio_output_event(PcmData.from_bytes(data, self.output_rate), rid)
+
+    def remember_audio_item(self, response_id: str, item_id: str) -> None:
+        """Note the assistant item that carries ``response_id``'s audio (what a truncate names)."""
         items = self.audio_items
-        if rid not in items:
-            items[rid] = msg["item_id"]
+        if response_id not in items:
+            items[response_id] = item_id
             if len(items) > _MAX_TRACKED:
                 items.popitem(last=False)
-        self.core.emit_audio_output_event(PcmData.from_bytes(data, self.output_rate), rid)
 
     def _unknown_response(self, rid: str) -> None:
         """Audio for a response the server never opened: dropped (core would start a response that nothing

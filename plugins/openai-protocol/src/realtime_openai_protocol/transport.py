@@ -9,11 +9,12 @@ loop that survives malformed frames, liveness pings, connection-loss reporting).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from realtime_core import PcmData, SessionCore, SessionState
+from realtime_core import PcmData, RealtimeError, SessionCore, SessionState
 from realtime_core.audio_buffers import AudioBatcher
 from realtime_core.transport import CloseClassifier, WebSocketTransport
 
@@ -148,9 +149,14 @@ class WebSocketRealtimeTransport:
         return await self._ws.wait(awaitable)
 
     async def close(self) -> None:
-        pending = self._batcher.take()
-        if pending is not None and self._on_unsent is not None and self._core.state is SessionState.RECONNECTING:
-            self._on_unsent(self._batcher.to_pcm(pending))  # the coalescing buffer of a connection being replaced
+        if self._core.state is SessionState.RECONNECTING:
+            pending = self._batcher.take()
+            if pending is not None and self._on_unsent is not None:
+                self._on_unsent(self._batcher.to_pcm(pending))  # the coalescing buffer of a connection being replaced
+        elif self.is_open:
+            # close() is a barrier: the provider gets every frame the app sent before it
+            with contextlib.suppress(RealtimeError):
+                await self.flush_audio()
         await self._ws.close()
 
     @property

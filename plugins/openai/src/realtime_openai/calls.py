@@ -92,7 +92,10 @@ class CallsClient:
         import aiohttp
 
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+            # no pooled connection kept open between the offer and the hangup: signalling is two requests
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout), connector=aiohttp.TCPConnector(force_close=True)
+            )
         return self._http
 
     async def _post(

@@ -48,8 +48,12 @@ class WebRtcEventHandler(ProtocolEventHandler):
 
     def _on_part_added(self, msg: dict[str, Any]) -> None:
         part = msg.get("part") or {}
-        if self.ready and part.get("type") in self._audio_parts and msg.get("response_id"):
-            self.playout.expect(msg["response_id"])
+        rid = msg.get("response_id")
+        if self.ready and part.get("type") in self._audio_parts and rid:
+            self.playout.expect(rid)
+            item_id = msg.get("item_id")
+            if isinstance(item_id, str) and item_id:
+                self.remember_audio_item(rid, item_id)  # no deltas on WebRTC: the part names the item
 
     def _on_buffer_started(self, msg: dict[str, Any]) -> None:
         rid = msg.get("response_id")

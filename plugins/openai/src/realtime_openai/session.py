@@ -422,6 +422,10 @@ class OpenAIRealtime(Realtime):
             return
         if info.source == "local":
             await self._client.cancel_response()  # once per reply, however often interrupt() is called
+        await self._truncate_at_heard(info, handler)
+
+    async def _truncate_at_heard(self, info: InterruptInfo, handler: ServerEventHandler) -> None:
+        """Tell the server how much of the cut reply the user heard (``conversation.item.truncate``), once."""
         rid, heard, received = info.response_id, info.heard_ms, info.received_ms
         if rid is None or heard is None or not self.capabilities.truncation:
             return
@@ -435,13 +439,15 @@ class OpenAIRealtime(Realtime):
         await self._client.send(p.item_truncate(item_id, end_ms, self._client.ids.next()))
 
     async def _interrupt_webrtc(self, info: InterruptInfo, handler: WebRtcEventHandler) -> None:
-        """WebRTC: the server plays the audio and knows what was heard. Stop attributing the track's audio
-        (what is still in flight is stale); on a local interrupt cancel the generation and have the server
-        clear its output buffer, which also truncates the item at what was played. On a server barge-in
-        the server already did both."""
+        """WebRTC: the server plays the audio and knows what it played. Stop attributing the track's audio
+        (what is still in flight is stale); on a local interrupt cancel the generation, truncate the item at
+        what the app heard (it may play the audio later than the track delivered it: ``report_playback``),
+        then have the server clear its output buffer, which truncates at what was played, never further
+        than the first truncate. On a server barge-in the server already did both."""
         cut = handler.playout.cut()
         if info.source != "local":
             return
         await self._client.cancel_response()
         if cut is not None:  # the server is still playing (or about to play) it
+            await self._truncate_at_heard(info, handler)
             await self._client.send(p.output_audio_buffer_clear(self._client.ids.next()))

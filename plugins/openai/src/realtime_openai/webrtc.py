@@ -210,7 +210,7 @@ class WebRtcRealtimeTransport:
                 continue
             try:
                 decoded: Any = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: a hostile, deeply nested message
                 core.emit_error_event(
                     ProtocolError(
                         f"malformed message from the server ({len(raw)} bytes, not JSON): {exc}", provider=PROVIDER

@@ -78,7 +78,13 @@ class PlayoutTracker:
       silence; one that announced audio but never started playing ends ``start_timeout`` seconds after
       its ``response.done``. Nothing waits forever.
 
-    :param silent_peak: a frame whose peak sample is at most this (int16) counts as silence.
+    A reply's audio starts a few milliseconds into a frame (the codec's delay); the silence before it in
+    that first frame is not the reply's and is cut off, so the audio delivered lasts as long as the audio
+    sent, within a frame.
+
+    :param silent_peak: a frame whose peak sample is at most this (int16) counts as silence. Opus leaves
+        a faint decaying tail after the audio stops (peaks around 30-40, about -60 dBFS): that is the
+        codec, not the reply, so the default sits above it.
     """
 
     def __init__(
@@ -86,7 +92,7 @@ class PlayoutTracker:
         core: SessionCore,
         *,
         rate: int = WEBRTC_SAMPLE_RATE,
-        silent_peak: int = 32,
+        silent_peak: int = 100,
         lead_ms: float = 200.0,
         preroll_ms: float = 200.0,
         drain_ms: float = 500.0,
@@ -167,6 +173,7 @@ class PlayoutTracker:
         early, self._preroll = list(self._preroll), deque(maxlen=self._preroll.maxlen)
         if early:
             self._phase = "playing"
+            early[0] = self._trim_lead(early[0])
             for pcm in early:
                 self._core.emit_audio_output_event(pcm, response_id)
 
@@ -249,6 +256,7 @@ class PlayoutTracker:
                 self._lead += 1
                 return
             self._phase = phase = "playing"
+            pcm = self._trim_lead(pcm)
         if phase == "draining":
             if silent or self._drained >= self._drain_frames:
                 self._finish(rid)
@@ -264,6 +272,15 @@ class PlayoutTracker:
         self._core.emit_audio_output_event(pcm, rid)
 
     # ------------------------------------------------------------------ internals
+    def _trim_lead(self, pcm: PcmData) -> PcmData:
+        """The first frame of a reply without the silence before the reply began in it."""
+        samples = pcm.samples
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > self._silent_peak)
+        if not loud.size or loud[0] == 0:
+            return pcm
+        start = int(loud[0]) // pcm.channels * pcm.channels  # whole sample frames
+        return PcmData(samples[start:], pcm.sample_rate, pcm.channels)
+
     def _finish(self, response_id: str) -> None:
         if self._current == response_id:
             self._current = None

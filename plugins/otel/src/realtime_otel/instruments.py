@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from opentelemetry.metrics import Meter
 from opentelemetry.util.types import AttributeValue
 
-from realtime_core import RealtimeUsageEvent
-
 from . import semconv as sc
+
+if TYPE_CHECKING:  # the event classes (pydantic) load with the first session, not at discovery
+    from realtime_core import (
+        RealtimeUsageEvent,
+    )
 
 Attributes = dict[str, AttributeValue]
 
@@ -55,9 +60,7 @@ class Instruments:
         self.reconnections = meter.create_counter(
             sc.METRIC_RECONNECTIONS, unit="{reconnection}", description="Sessions reconnected (drops and renewals)."
         )
-        self.errors = meter.create_counter(
-            sc.METRIC_ERRORS, unit="{error}", description="Errors reported by sessions."
-        )
+        self.errors = meter.create_counter(sc.METRIC_ERRORS, unit="{error}", description="Errors reported by sessions.")
         self.session_duration = meter.create_histogram(
             sc.METRIC_SESSION_DURATION,
             unit="s",
@@ -73,7 +76,11 @@ class Instruments:
             (
                 sc.TOKEN_TYPE_INPUT,
                 event.input_tokens,
-                (("text", event.input_text_tokens), ("audio", event.input_audio_tokens), ("image", event.input_image_tokens)),
+                (
+                    ("text", event.input_text_tokens),
+                    ("audio", event.input_audio_tokens),
+                    ("image", event.input_image_tokens),
+                ),
                 self.input_tokens,
             ),
             (

@@ -17,31 +17,33 @@ import time
 import weakref
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 
-from realtime_core import (
-    Realtime,
-    RealtimeAgentSpeechStartedEvent,
-    RealtimeAudioOutputDoneEvent,
-    RealtimeConnectedEvent,
-    RealtimeDisconnectedEvent,
-    RealtimeErrorEvent,
-    RealtimeInterruptedEvent,
-    RealtimeMetricsEvent,
-    RealtimeReconnectedEvent,
-    RealtimeResponseEvent,
-    RealtimeToolCallFinishedEvent,
-    RealtimeToolCallStartedEvent,
-    RealtimeUsageEvent,
-    RealtimeUserSpeechStartedEvent,
-    RealtimeUserSpeechStoppedEvent,
-    hookimpl,
-)
+from realtime_core import hookimpl
 
 from .instruments import Instruments
 from .telemetry import SessionTelemetry, ns
+
+if TYPE_CHECKING:  # the event classes (pydantic) load with the first session, not at discovery
+    from realtime_core import (
+        Realtime,
+        RealtimeAgentSpeechStartedEvent,
+        RealtimeAudioOutputDoneEvent,
+        RealtimeConnectedEvent,
+        RealtimeDisconnectedEvent,
+        RealtimeErrorEvent,
+        RealtimeInterruptedEvent,
+        RealtimeMetricsEvent,
+        RealtimeReconnectedEvent,
+        RealtimeResponseEvent,
+        RealtimeToolCallFinishedEvent,
+        RealtimeToolCallStartedEvent,
+        RealtimeUsageEvent,
+        RealtimeUserSpeechStartedEvent,
+        RealtimeUserSpeechStoppedEvent,
+    )
 
 __all__ = ["RealtimeOtel", "observer"]
 

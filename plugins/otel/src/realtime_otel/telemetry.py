@@ -17,26 +17,28 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanContext, SpanKind, Status, StatusCode, Tracer
 
-from realtime_core import (
-    RealtimeConnectedEvent,
-    RealtimeDisconnectedEvent,
-    RealtimeErrorEvent,
-    RealtimeEvent,
-    RealtimeInterruptedEvent,
-    RealtimeMetricsEvent,
-    RealtimeReconnectedEvent,
-    RealtimeToolCallFinishedEvent,
-    RealtimeToolCallStartedEvent,
-    RealtimeUsageEvent,
-)
-
 from . import semconv as sc
 from .instruments import Attributes, Instruments, usage_attributes
+
+if TYPE_CHECKING:  # the event classes (pydantic) load with the first session, not at discovery
+    from realtime_core import (
+        RealtimeConnectedEvent,
+        RealtimeDisconnectedEvent,
+        RealtimeErrorEvent,
+        RealtimeEvent,
+        RealtimeInterruptedEvent,
+        RealtimeMetricsEvent,
+        RealtimeReconnectedEvent,
+        RealtimeToolCallFinishedEvent,
+        RealtimeToolCallStartedEvent,
+        RealtimeUsageEvent,
+    )
 
 MAX_OPEN_RESPONSES = 16
 """Open response spans kept per session; past that the oldest is ended (a provider that never sends done)."""
@@ -94,7 +96,11 @@ class SessionTelemetry:
             self._name(sc.SPAN_SESSION),
             context=None,  # the current context: a child of the app's span around connect()
             kind=SpanKind.INTERNAL,
-            attributes={**self.attributes(), sc.SYSTEM: sc.gen_ai_provider(provider), sc.REALTIME_SESSION_ID: session_id},
+            attributes={
+                **self.attributes(),
+                sc.SYSTEM: sc.gen_ai_provider(provider),
+                sc.REALTIME_SESSION_ID: session_id,
+            },
             start_time=start_ns,
         )
         self._context = trace.set_span_in_context(self.span)
@@ -133,7 +139,11 @@ class SessionTelemetry:
         self._counts[sc.SESSION_RECONNECTIONS] += 1
         self._instruments.reconnections.add(
             1,
-            {**self.attributes(), sc.RECONNECT_PLANNED: event.planned, sc.RECONNECT_STATE_RESTORED: event.state_restored},
+            {
+                **self.attributes(),
+                sc.RECONNECT_PLANNED: event.planned,
+                sc.RECONNECT_STATE_RESTORED: event.state_restored,
+            },
         )
         self.span.add_event(
             sc.EVENT_RECONNECTED,
@@ -328,8 +338,14 @@ class SessionTelemetry:
         span = self._tools.pop(event.call_id, None)
         if span is None:  # started before this observer was watching
             span = self._start_tool(event.name, event.call_id, event.response_id, end - int(event.duration_ms * 1e6))
-        attrs: Attributes = {**self.attributes(), sc.OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL, sc.TOOL_NAME: event.name}
-        failure = "timeout" if event.timed_out else "cancelled" if event.cancelled else "tool_error" if event.error else None
+        attrs: Attributes = {
+            **self.attributes(),
+            sc.OPERATION_NAME: sc.OPERATION_EXECUTE_TOOL,
+            sc.TOOL_NAME: event.name,
+        }
+        failure = (
+            "timeout" if event.timed_out else "cancelled" if event.cancelled else "tool_error" if event.error else None
+        )
         if failure is not None:
             attrs[sc.ERROR_TYPE] = failure
             span.set_attribute(sc.ERROR_TYPE, failure)

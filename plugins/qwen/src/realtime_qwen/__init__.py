@@ -13,17 +13,39 @@ it on first use).
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .capabilities import build_capabilities, default_capabilities
-from .config import QwenSessionConfig, SemanticVad, ServerVad
-from .endpoints import realtime_url
-from .models import DEFAULT_MODEL, MODELS, PROFILES, ModelProfile, resolve_model
-from .protocol import DASHSCOPE, DashScopeDialect, session_payload
-from .session import QwenRealtime
-
 if TYPE_CHECKING:
+    from .capabilities import build_capabilities, default_capabilities
+    from .config import QwenSessionConfig, SemanticVad, ServerVad
     from .emulator import QwenEmulator
+    from .endpoints import realtime_url
+    from .models import DEFAULT_MODEL, MODELS, PROFILES, ModelProfile, resolve_model
+    from .protocol import DASHSCOPE, DashScopeDialect, session_payload
+    from .session import QwenRealtime
+
+_EXPORTS: dict[str, str] = {
+    "DASHSCOPE": "protocol",
+    "DEFAULT_MODEL": "models",
+    "DashScopeDialect": "protocol",
+    "MODELS": "models",
+    "ModelProfile": "models",
+    "PROFILES": "models",
+    "QwenEmulator": "emulator",
+    "QwenRealtime": "session",
+    "QwenSessionConfig": "config",
+    "SemanticVad": "config",
+    "ServerVad": "config",
+    "build_capabilities": "capabilities",
+    "default_capabilities": "capabilities",
+    "realtime_url": "endpoints",
+    "resolve_model": "models",
+    "session_payload": "protocol",
+}
+"""Public name -> the submodule defining it: imported on first use, so discovery (which imports
+this package for its entry point) stays cheap."""
+
 
 __version__ = "0.2.0"
 
@@ -49,8 +71,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "QwenEmulator":
-        from .emulator import QwenEmulator
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'realtime_qwen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # next time a plain attribute
+    return value
 
-        return QwenEmulator
-    raise AttributeError(f"module 'realtime_qwen' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -305,6 +305,9 @@ class QwenRealtime(Realtime):
         self._handler = None
         current, opening = self._transport, self._opening
         self._transport = self._opening = None
+        if current is not None and current.is_open:
+            with contextlib.suppress(RealtimeError):
+                await current.flush_audio()  # close() is a barrier: every frame sent before it, then finish
         if current is not None and handler is not None and handler.ready and current.is_open and self._finish_on_close:
             await self._finish(current, handler, wait=self._config.profile.finish_acknowledged)
         if handler is not None:

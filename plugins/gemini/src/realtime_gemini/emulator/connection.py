@@ -385,10 +385,15 @@ class GeminiConnection(WebSocketConnection["GeminiEmulator"]):
 
     async def inject_error(self, fault: Fault) -> None:
         """A close code closes the connection (Gemini's fatal errors); any other code ends the model's turn
-        early with that ``turnCompleteReason`` and the session lives on."""
+        early with that ``turnCompleteReason`` and the session lives on. Before ``setupComplete`` there is no
+        turn to end: the real server reports a failure there by closing instead of answering the setup
+        (1011 ``Internal error occurred.``)."""
         code = str(fault.code or "")
         if code.isdigit():
             await self.close(int(code), fault.message or DEFAULT_REASONS.get(int(code), "Internal error occurred."))
+            return
+        if self.setup is None:
+            await self.close(1011, fault.message or DEFAULT_REASONS[1011])
             return
         reason = code.upper() if code.upper() in msg.TURN_FAILURES else "RESPONSE_REJECTED"
         await self.send({"serverContent": {"turnComplete": True, "turnCompleteReason": reason}})

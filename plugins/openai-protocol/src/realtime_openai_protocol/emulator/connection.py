@@ -108,13 +108,20 @@ class OpenAIStyleConnection[E: OpenAIStyleEmulator](WebSocketConnection[E]):
         """The ``session_configured`` fact: everything the session object carries, normalised."""
         view = self._view
         td = view.turn_detection
+        input_audio, output_audio = self.audio_formats()
         self.note_config(
             model=view.model, instructions=view.instructions, voice=view.voice, output_modality=view.output_modality,
             tools=[tool_spec(str(t.get("name")), t.get("description"), t.get("parameters")) for t in view.tools],
-            input_audio=audio_format(view.input_rate, view.encoding), output_audio=audio_format(view.output_rate, view.encoding),
+            input_audio=input_audio, output_audio=output_audio,
             turn_detection="manual" if td is None else "server", input_transcription=view.transcription,
             max_output_tokens=None if view.max_output_tokens == "inf" else view.max_output_tokens,
         )  # fmt: skip
+
+    def audio_formats(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The user and agent audio as they travel (``session_configured``'s ``input_audio`` and
+        ``output_audio``): the session's formats; a transport with a codec of its own overrides this."""
+        view = self._view
+        return audio_format(view.input_rate, view.encoding), audio_format(view.output_rate, view.encoding)
 
     def session_echo(self) -> dict[str, Any]:
         return self.emulator.rules.echo(self.config, self.session_id, self.expires_at)
@@ -191,8 +198,13 @@ class OpenAIStyleConnection[E: OpenAIStyleEmulator](WebSocketConnection[E]):
 
     # ================================================================== input audio
     async def feed_audio(self, pcm: PcmData) -> None:
-        """User audio from any transport (appends, a WebRTC track), mono at the input rate."""
+        """User audio as it arrived in ``input_audio_buffer.append``, mono at the input rate: counted, heard."""
         self.account_audio_in(pcm)
+        await self.hear(pcm)
+
+    async def hear(self, pcm: PcmData) -> None:
+        """User audio, mono at the input rate and already counted as it arrived (a WebRTC track counts it
+        at the track's rate, before resampling): into the input buffer and through the VAD."""
         for event in self.input.feed(pcm):
             await self.buffer.on_input_event(event)
 

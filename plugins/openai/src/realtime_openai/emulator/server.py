@@ -114,7 +114,21 @@ class OpenAIEmulator(OpenAIStyleEmulator):
         """Ephemeral client secrets minted: value → (expiry, the session bound to it)."""
         self._calls_by_id: dict[str, RtcConnection] = {}
         self._call_tasks: set[asyncio.Task[Any]] = set()
+        self._calls_answered = 0
+        self._websocket_sessions = 0
         self._live: dict[int, Any] = {}  # realtime-qwen 0.2's connections (see realtime_openai.compat)
+
+    def can_observe(self, name: str) -> bool:
+        """As declared in ``observes``, except ``session_finished``: only a WebRTC call has a closing message
+        (the hangup); the WebSocket protocol has none, so an emulator that served WebSocket sessions only
+        does not claim to see one. And ``audio_in`` exactly is WebSocket-only (see below)."""
+        if name == "session_finished" and self._websocket_sessions and not self._calls_answered:
+            return False
+        if name == "audio_in" and self._calls_answered:
+            # a call's microphone track streams in real time and carries silence while the app sends nothing
+            # (as a live mic does), so what arrives is not exactly what the app sent
+            return False
+        return super().can_observe(name)
 
     @property
     def schema(self) -> Any:
@@ -225,6 +239,7 @@ class OpenAIEmulator(OpenAIStyleEmulator):
 
     def call_started(self, conn: RtcConnection) -> None:
         self._calls_by_id[conn.call_id] = conn
+        self._calls_answered += 1
 
     def call_ended(self, conn: RtcConnection) -> None:
         self._calls_by_id.pop(conn.call_id, None)
@@ -311,6 +326,7 @@ class OpenAIEmulator(OpenAIStyleEmulator):
             config["model"] = model
 
         def connection(emu: OpenAIEmulator, req: web.Request, ws: web.WebSocketResponse, number: int) -> GaConnection:
+            self._websocket_sessions += 1
             return GaConnection(emu, req, ws, number, config)
 
         protocols = ("realtime",) if "realtime" in offered else ()

@@ -34,12 +34,12 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCPeerCo
 from aiortc.mediastreams import MediaStreamError
 
 from realtime_core import PcmData, Resampler
-from realtime_core.emulator import BadMessage, ReplyStream
+from realtime_core.emulator import BadMessage, ReplyStream, audio_format
 from realtime_openai_protocol.emulator import RequestError
 
 from .ga_connection import GaConnection
 from .http_answers import http_error
-from .playout import Playback, PlayoutTrack
+from .playout import RTC_RATE, Playback, PlayoutTrack
 
 if TYPE_CHECKING:
     from .server import OpenAIEmulator
@@ -132,9 +132,16 @@ class RtcConnection(GaConnection):
                 return
             if not self._listening or self.closed:
                 continue  # before session.created / after the end: the server is not listening
-            pcm = resampler.process(PcmData.from_av_frame(cast(av.AudioFrame, frame)))
+            wire = PcmData.from_av_frame(cast(av.AudioFrame, frame))
+            self.account_audio_in(wire)  # as it arrived: Opus decodes to 48 kHz
+            pcm = resampler.process(wire)
             if pcm:
-                await self.feed_audio(pcm)
+                await self.hear(pcm)
+
+    def audio_formats(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """On a call the audio travels as Opus at 48 kHz both ways, whatever PCM format the session names
+        (that one applies to WebSocket appends and deltas only)."""
+        return audio_format(RTC_RATE, "opus"), audio_format(RTC_RATE, "opus")
 
     # ------------------------------------------------------------------ the framework's transport hooks
     async def on_open(self) -> None:
@@ -175,6 +182,15 @@ class RtcConnection(GaConnection):
 
     async def on_closed(self) -> None:
         await self.teardown()
+
+    async def hung_up(self) -> None:
+        """The client ended the call (``POST .../hangup``): it closed the connection, as a WebSocket client
+        closes its socket (``client_closed``); the server then releases the peer connection."""
+        if not self.closed:
+            self.closed = True  # before close(): the client ended it, not the server
+            self.closed_by = "client"
+            self.note("client_closed", code=None)
+        await self.close(1000, "hangup")
 
     async def teardown(self) -> None:
         """Release the peer connection and the tracks (idempotent)."""
@@ -366,5 +382,5 @@ async def hangup_call(emu: OpenAIEmulator, request: web.Request) -> web.StreamRe
     if conn is None:
         return http_error(404, "call_not_found", f"Call '{call_id}' not found.", "call_id")
     conn.note("session_finished", how="hangup", call_id=call_id)
-    await conn.close(1000, "hangup")
+    await conn.hung_up()
     return web.json_response({})
