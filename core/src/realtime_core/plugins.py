@@ -121,8 +121,23 @@ class ProviderSpec:
         return caps
 
     def resolve_emulator(self) -> Callable[..., EmulatorServer] | None:
+        """The emulator factory (importing it if named lazily).
+
+        :raises ConfigurationError: the emulator's packages are not installed (naming the extra to install).
+        """
         ref = self.emulator
-        return _resolve(ref) if isinstance(ref, str) else ref
+        if not isinstance(ref, str):
+            return ref
+        try:
+            return _resolve(ref)
+        except ImportError as exc:
+            if exc.name is None or exc.name.split(".")[0] in ref:  # a bug in the plugin, not a missing extra
+                raise
+            dist = self.distribution or f"realtime-{self.name}"
+            raise ConfigurationError(
+                f"the {self.name} emulator needs packages that are not installed ({exc.name}): "
+                f"pip install '{dist}[emulator]'"
+            ) from None
 
     def create(self, **options: Any) -> Realtime:
         """Build a session with ``options`` (the session class's keyword arguments).

@@ -82,7 +82,12 @@ async def create_client_secret(
         headers["OpenAI-Project"] = project
     url = base_url.rstrip("/") + "/realtime/client_secrets"
 
-    import aiohttp  # lazy: only this helper needs an HTTP client
+    try:
+        import aiohttp  # lazy: only this helper needs an HTTP client
+    except ImportError:
+        raise ConfigurationError(
+            "create_client_secret() needs aiohttp: pip install 'realtime-openai[client-secrets]'"
+        ) from None
 
     tls = tls_context_for(url, ca_file)
     options: dict[str, Any] = {"ssl": tls} if tls is not None else {}

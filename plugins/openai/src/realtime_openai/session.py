@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from realtime_core import (
     Capabilities,
+    ConfigurationError,
     ConnectionFailedError,
     HistoryItem,
     InterruptInfo,
@@ -278,7 +279,13 @@ class OpenAIRealtime(Realtime):
     def _make_transport(self, handler: ServerEventHandler) -> RealtimeTransport:
         assert self._api_key is not None
         if isinstance(handler, WebRtcEventHandler):
-            from .webrtc import WebRtcRealtimeTransport  # lazy: aiortc loads only for WebRTC sessions
+            try:
+                from .webrtc import WebRtcRealtimeTransport  # lazy: aiortc loads only for WebRTC sessions
+            except ImportError as exc:
+                raise ConfigurationError(
+                    f"transport='webrtc' needs the webrtc extra ({exc.name} is missing): "
+                    "pip install 'realtime-openai[webrtc]'"
+                ) from None
 
             calls = CallsClient(
                 self._calls_url,
