@@ -287,10 +287,10 @@ def test_resumption_replays_only_what_core_does_not() -> None:
 
 def test_registered_through_the_entry_point() -> None:
     spec = get_provider("gemini")
-    assert spec.session_class is GeminiRealtime and spec.default_model == "gemini-3.8-live"
+    assert spec.resolve_session_class() is GeminiRealtime and spec.default_model == "gemini-3.8-live"
     assert "gemini-3.8-live-extended-thinking" in spec.models and "gemini-3.5-transcribe-live" in spec.models
     assert spec.emulator is not None and spec.api_key_env == ("GEMINI_API_KEY", "GOOGLE_API_KEY")
     session = load("gemini", api_key="k", voice="Puck")
     assert isinstance(session, GeminiRealtime) and session.options.voice == "Puck"
-    emulator = spec.emulator(scenario=None, tls=False)
+    emulator = spec.resolve_emulator()(scenario=None, tls=False)
     assert emulator.provider == "gemini" and emulator.interrupt_facts == ()

@@ -33,14 +33,14 @@ SECRET = "sk-0123456789abcdefSECRETSECRET"
 
 def test_registered_with_the_emulator_and_models() -> None:
     spec = get_provider("qwen")
-    assert spec.session_class is QwenRealtime
+    assert spec.resolve_session_class() is QwenRealtime
     assert spec.api_key_env == ("DASHSCOPE_API_KEY",)
     assert set(spec.models) == {TURBO, FLASH3, PLUS, FLASH35, "qwen3.8-omni-flash-realtime"}
     assert spec.default_model == PLUS
     assert spec.emulator is not None
-    emu = spec.emulator()
+    emu = spec.resolve_emulator()()
     assert isinstance(emu, QwenEmulator)
-    assert spec.capabilities.tools and spec.capabilities.input_sample_rate == 16000
+    assert spec.resolve_capabilities().tools and spec.resolve_capabilities().input_sample_rate == 16000
 
 
 def test_snapshots_and_aliases_resolve_to_their_family() -> None:
