@@ -1,5 +1,5 @@
-"""Kept for realtime-qwen 0.2: the dialect seam now lives in realtime-openai-protocol
-(:class:`realtime_openai_protocol.Dialect`, :data:`realtime_openai_protocol.GA`)."""
+"""The dialect this plugin speaks: realtime-openai-protocol's :data:`GA` (re-exported here for
+``from realtime_openai import GA, Dialect``)."""
 
 from realtime_openai_protocol import GA, Dialect
 

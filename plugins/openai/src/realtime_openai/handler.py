@@ -16,10 +16,9 @@ from realtime_core import SessionCore
 from realtime_openai_protocol import GA, ProtocolHost
 from realtime_openai_protocol import ServerEventHandler as ProtocolEventHandler
 
-from .compat.handler import ServerEventHandler, _Call  # realtime-qwen 0.2 only (see realtime_openai.compat)
 from .webrtc_protocol import PlayoutTracker
 
-__all__ = ["ProtocolEventHandler", "ServerEventHandler", "WebRtcEventHandler", "_Call", "make_handler"]
+__all__ = ["ProtocolEventHandler", "WebRtcEventHandler", "make_handler"]
 
 log = logging.getLogger("realtime_openai.webrtc")
 

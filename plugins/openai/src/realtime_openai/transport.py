@@ -12,10 +12,9 @@ from realtime_core.transport import CloseClassifier
 from realtime_openai_protocol import MessageHandler, RealtimeTransport
 from realtime_openai_protocol import WebSocketRealtimeTransport as ProtocolWebSocketTransport
 
-from .compat.transport import WebSocketRealtimeTransport  # realtime-qwen 0.2 only (see realtime_openai.compat)
 from .config import SAMPLE_RATE
 
-__all__ = ["MessageHandler", "RealtimeTransport", "WebSocketRealtimeTransport", "auth_headers", "websocket_transport"]
+__all__ = ["MessageHandler", "RealtimeTransport", "auth_headers", "websocket_transport"]
 
 
 def auth_headers(api_key: SecretStr, *, organization: str | None = None, project: str | None = None) -> dict[str, str]:

@@ -9,7 +9,6 @@ calls (:mod:`.webrtc`, :mod:`.playout`).
 
 from realtime_openai_protocol.emulator import RequestError
 
-from .connection import EmulatedConnection  # realtime-qwen 0.2 only (see realtime_openai.compat)
 from .ga_connection import GaConnection
 from .schema import DEFAULT_INSTRUCTIONS, GaSessionSchema
 from .server import TEST_API_KEY, OpenAIEmulator
@@ -17,7 +16,6 @@ from .server import TEST_API_KEY, OpenAIEmulator
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "TEST_API_KEY",
-    "EmulatedConnection",
     "GaConnection",
     "GaSessionSchema",
     "OpenAIEmulator",

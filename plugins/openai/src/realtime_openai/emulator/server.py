@@ -116,7 +116,6 @@ class OpenAIEmulator(OpenAIStyleEmulator):
         self._call_tasks: set[asyncio.Task[Any]] = set()
         self._calls_answered = 0
         self._websocket_sessions = 0
-        self._live: dict[int, Any] = {}  # realtime-qwen 0.2's connections (see realtime_openai.compat)
 
     def can_observe(self, name: str) -> bool:
         """As declared in ``observes``, except ``session_finished``: only a WebRTC call has a closing message
@@ -190,7 +189,7 @@ class OpenAIEmulator(OpenAIStyleEmulator):
         """A live connection (the newest by default): WebSocket or WebRTC call.
 
         :raises LookupError: when there is none (with that number)."""
-        live: dict[int, Any] = {**self.open_connections, **self._live}
+        live: dict[int, Any] = dict(self.open_connections)
         if not live:
             raise LookupError("no live connection")
         try:
@@ -216,10 +215,6 @@ class OpenAIEmulator(OpenAIStyleEmulator):
         if not hasattr(conn, "partition"):
             raise TypeError("partition() applies to WebRTC calls")
         await conn.partition()
-
-    def log_server_event(self, connection: int, event: dict[str, Any]) -> None:
-        """realtime-qwen 0.2's connections log here (see realtime_openai.compat)."""
-        self.server_events.append((connection, event))
 
     # ------------------------------------------------------------------ WebRTC calls
     def call(self, call_id: str) -> RtcConnection | None:
